@@ -1,0 +1,124 @@
+"""Closed-form expectations of quadsgd.theory against Monte Carlo over (lambda, nu)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quadsgd import theory
+from tests.conftest import random_overlaps
+
+N_MC = 400_000
+
+
+def mc_moments(Q, M, T, eta, rng, n=N_MC):
+    """Per-sample dQ, dM contributions, sampled from the Gaussian of (lambda, nu)."""
+    p, s = M.shape
+    cov = np.block([[Q, M], [M.T, T]])
+    h = rng.multivariate_normal(np.zeros(p + s), cov, size=n, method="cholesky")
+    lam, nu = h[:, :p], h[:, p:]
+    e = (nu**2).sum(1) / s - (lam**2).sum(1) / p
+    ll = lam[:, :, None] * lam[:, None, :]
+    dQ = (4 * eta / p) * e[:, None, None] * ll + (4 * eta**2 / p**2) * (e**2)[:, None, None] * ll
+    dM = (2 * eta / p) * e[:, None, None] * lam[:, :, None] * nu[:, None, :]
+    loss = 0.5 * e**2
+    return dQ, dM, loss
+
+
+def assert_within_se(estimate_samples, exact, nsigma=5.0):
+    mean = estimate_samples.mean(0)
+    se = estimate_samples.std(0, ddof=1) / np.sqrt(len(estimate_samples))
+    z = np.abs(mean - exact) / se
+    assert np.all(z < nsigma), f"max deviation {z.max():.2f} standard errors"
+
+
+@pytest.mark.parametrize(
+    "p,pstar,eta",
+    [(1, 1, 0.05), (1, 3, 0.5), (2, 2, 1.0), (3, 2, 2.0), (4, 1, 0.2), (2, 4, 3.0)],
+)
+def test_ode_rhs_matches_monte_carlo(p, pstar, eta, rng):
+    Q, M, T = random_overlaps(p, pstar, rng)
+    dQ, dM = theory.ode_rhs(Q, M, T, eta)
+    dQ_mc, dM_mc, _ = mc_moments(Q, M, T, eta, rng)
+    assert_within_se(dQ_mc, dQ)
+    assert_within_se(dM_mc, dM)
+
+
+@pytest.mark.parametrize("p,pstar", [(1, 1), (2, 3), (4, 2)])
+def test_risk_matches_monte_carlo_loss(p, pstar, rng):
+    Q, M, T = random_overlaps(p, pstar, rng)
+    _, _, loss = mc_moments(Q, M, T, 1.0, rng)
+    assert_within_se(loss, theory.risk(Q, M, T))
+
+
+def test_eta_squared_term_is_what_separates_small_and_large_eta(rng):
+    """The MC test above must be able to see the eta^2 term: it is not negligible at eta=3."""
+    Q, M, T = random_overlaps(2, 4, rng)
+    dQ_small, _ = theory.ode_rhs(Q, M, T, 1e-6)
+    dQ_big, _ = theory.ode_rhs(Q, M, T, 3.0)
+    assert not np.allclose(dQ_big / 3.0, dQ_small / 1e-6, rtol=0.05)
+
+
+def test_broadcasting_over_batches_matches_single_calls(rng):
+    p, pstar = 3, 2
+    blocks = [random_overlaps(p, pstar, rng) for _ in range(6)]
+    Q = np.stack([b[0] for b in blocks]).reshape(2, 3, p, p)
+    M = np.stack([b[1] for b in blocks]).reshape(2, 3, p, pstar)
+    eta = np.array([[0.1], [2.0]])  # broadcasts over the second batch axis
+    dQ, dM = theory.ode_rhs(Q, M, None, eta)
+    r = theory.risk(Q, M)
+    assert dQ.shape == (2, 3, p, p) and dM.shape == (2, 3, p, pstar) and r.shape == (2, 3)
+    for i in range(2):
+        for j in range(3):
+            q1, m1 = theory.ode_rhs(Q[i, j], M[i, j], np.eye(pstar), eta[i, 0])
+            np.testing.assert_array_equal(dQ[i, j], q1)
+            np.testing.assert_array_equal(dM[i, j], m1)
+            assert r[i, j] == theory.risk(Q[i, j], M[i, j])
+
+
+def test_risk_is_zero_on_the_zero_error_manifold(rng):
+    p, pstar = 5, 2
+    U, _ = np.linalg.qr(rng.standard_normal((p, pstar)))
+    M = np.sqrt(p / pstar) * U
+    Q = (p / pstar) * U @ U.T
+    assert abs(theory.risk(Q, M)) < 1e-13
+    dQ, dM = theory.ode_rhs(Q, M, None, 0.7)
+    assert np.abs(dQ).max() < 1e-12 and np.abs(dM).max() < 1e-12
+
+
+@pytest.mark.parametrize("p,pstar", [(1, 1), (2, 1), (4, 2), (8, 3)])
+def test_plateau_fixed_point_and_risks(p, pstar):
+    """q* = p/(p+2) zeroes dQ at M = 0 as eta -> 0; risks at Q = I and Q = q* I."""
+    q = theory.plateau_norm(p)
+    M = np.zeros((p, pstar))
+    dQ, dM = theory.ode_rhs(q * np.eye(p), M, None, 1e-8)
+    assert np.abs(dQ).max() < 1e-15 and not dM.any()
+    assert theory.risk(q * np.eye(p), M) == pytest.approx(theory.plateau_risk(p, pstar), rel=1e-14)
+    assert theory.risk(np.eye(p), M) == pytest.approx(theory.initial_risk(p, pstar), rel=1e-14)
+
+
+def test_linearised_escape_rate_matches_jacobian():
+    """dM = rate * M to first order in M on the plateau (finite-difference Jacobian)."""
+    p, pstar, eta = 4, 2, 0.01
+    q = theory.plateau_norm(p)
+    M = 1e-7 * np.ones((p, pstar))
+    _, dM = theory.ode_rhs(q * np.eye(p), M, None, eta)
+    np.testing.assert_allclose(dM / M, theory.escape_rate(p, pstar, eta), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call,name",
+    [
+        (lambda: theory.risk(np.eye(2), np.zeros((3, 1))), "M"),
+        (lambda: theory.risk(np.zeros((2, 3)), np.zeros((2, 1))), "Q"),
+        (lambda: theory.risk(np.eye(2), np.zeros((2, 2)), np.eye(3)), "T"),
+        (lambda: theory.ode_rhs(np.eye(2)[None].repeat(3, 0), np.zeros((2, 2, 1))), "batch"),
+        (lambda: theory.plateau_risk(0, 1), "p"),
+        (lambda: theory.plateau_risk(2, -1), "pstar"),
+        (lambda: theory.escape_rate(2, 1, 0.0), "eta"),
+        (lambda: theory.escape_time_estimate(2, 1, 0.1, 0.5), "N"),
+    ],
+)
+def test_bad_input_names_the_argument(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
