@@ -382,7 +382,10 @@ class SDPResult:
     gap : ``max tr(P_perp A) / tr(A*)`` over the feasible PSD set (``inf`` if unbounded,
         ``nan`` if not computed). range_injective : the measurements determine a matrix
         supported on range(A*). A_witness : (d, d) maximizer (``A*`` if not computed).
-    status : solver status or a short reason.
+    status : solver status or a short reason; ``"undecided"`` when ``gap >= tol`` but the
+        witness is not feasible enough to certify it (``unique`` is then False).
+    violation : infeasibility of the witness, ``max(-lambda_min(A), max_mu |x^T A x - y| /
+        |x|^2) / tr(A*)``, on the scale of ``gap``.
     """
 
     unique: bool
@@ -390,6 +393,7 @@ class SDPResult:
     range_injective: bool
     A_witness: Array
     status: str
+    violation: float = 0.0
 
 
 def sdp_uniqueness(
@@ -463,7 +467,14 @@ def sdp_uniqueness(
                 break
     if np.isnan(gap):
         return SDPResult(False, gap, True, A_star.copy(), status)
-    return SDPResult(bool(gap < tol), gap, True, np.asarray(A.value), status)
+    Aw = np.asarray(A.value)
+    Aw = (Aw + Aw.T) / 2
+    res = np.abs(np.einsum("ni,ij,nj->n", X, Aw, X) - y) / np.einsum("ni,ni->n", X, X)
+    violation = max(0.0, -float(np.linalg.eigvalsh(Aw)[0]), float(res.max())) / float(np.trace(A_star))
+    if gap >= tol and violation > 0.1 * gap:
+        # an inaccurate solve drifted out of the feasible set: no certificate either way
+        return SDPResult(False, gap, True, Aw, "undecided", violation)
+    return SDPResult(bool(gap < tol), gap, True, Aw, status, violation)
 
 
 # --------------------------------------------------------------------------------------
@@ -490,7 +501,7 @@ def _one_instance(args: tuple[Any, ...]) -> tuple[bool, float, float, float, boo
     sres = sdp_uniqueness(inst.X, inst.y, inst.A_star, tol=sdp_tol)
     rel = float(_rel_error(sres.A_witness, inst.A_star)) if np.isfinite(sres.gap) else float("nan")
     train = float(training_error(sres.A_witness, inst.X, inst.y))
-    ok = not (np.isnan(sres.gap) and sres.range_injective)
+    ok = not ((np.isnan(sres.gap) and sres.range_injective) or sres.status == "undecided")
     return sres.unique, rel, train, time.perf_counter() - t0, ok, sres.gap
 
 
@@ -503,7 +514,7 @@ def recovery_sweep(
     method: Literal["flow", "sdp"] = "flow",
     *,
     teacher: Teacher = "gaussian",
-    t_max: float = 1e6,
+    t_max: float = 1e8,
     tol: float = 1e-2,
     solver: str = "LSODA",
     rtol: float = 1e-8,
@@ -521,7 +532,7 @@ def recovery_sweep(
     Returns
     -------
     xarray.Dataset with dims ``(alpha, seed)`` and variables ``recovered`` (bool),
-    ``rel_error``, ``train_error_final`` (``E_n`` at the end, eq. 6), ``solver_ok``,
+    ``rel_error``, ``train_loss_final`` (``L_n = E_n / 2`` at the end, eq. 2), ``solver_ok``,
     ``wall_time`` and ``sdp_gap``; attrs hold the parameters and the paper's ``alpha_c``.
     """
     m = _check_width(d, mstar, m)
@@ -547,8 +558,8 @@ def recovery_sweep(
         {
             "recovered": (("alpha", "seed"), arr[..., 0].astype(bool), {"units": "1", "description": f"teacher recovered ({crit})"}),
             "rel_error": (("alpha", "seed"), arr[..., 1], {"units": "1", "description": "|A - A*|_F / |A*|_F at the end (SDP: of the witness)"}),
-            "train_error_final": (("alpha", "seed"), arr[..., 2], {"units": "1", "description": "training error E_n(A) = (1/2n) sum (x^T A x - y)^2 (eq. 6) at the end"}),
-            "solver_ok": (("alpha", "seed"), arr[..., 4].astype(bool), {"units": "1", "description": "ODE/SDP solver reported success"}),
+            "train_loss_final": (("alpha", "seed"), arr[..., 2] / 2, {"units": "1", "description": "empirical loss L_n = E_n/2 = (1/4n) sum (x^T A x - y)^2 (eq. 2) at the end"}),
+            "solver_ok": (("alpha", "seed"), arr[..., 4].astype(bool), {"units": "1", "description": "flow: ODE solver success; SDP: solved and verdict certified (not undecided)"}),
             "wall_time": (("alpha", "seed"), arr[..., 3], {"units": "s", "description": "wall-clock time of the instance"}),
             "sdp_gap": (("alpha", "seed"), arr[..., 5], {"units": "1", "description": "SDP: max tr(P_perp A)/tr(A*) over PSD fits (NaN for the flow or if not solved)"}),
         },
@@ -776,7 +787,7 @@ def population_flow_dataset(
     t: Array | None = None,
     *,
     seed: int = 0,
-    n_weight_check: int = 40,
+    t_weight_max: float = 10.0,
 ) -> xr.Dataset:
     """Exact population flow (eq. 20 from ``A(0) = I``) per case, with the paper's laws.
 
@@ -785,14 +796,14 @@ def population_flow_dataset(
     cases : ``(d, m*, teacher)`` triples; the teacher matrix is :func:`make_teacher` with
         ``rng = seed``.
     t : (T,) output times, default ``logspace(-3, 6, 361)``.
-    n_weight_check : the first this-many times are also integrated with the full weight flow
-        (eq. 7, ``W(0) = sqrt(d) I`` so ``A(0) = I``, ``m = d``) to check eq. (20).
+    t_weight_max : times up to this are also integrated with the full weight flow (eq. 7,
+        ``W(0) = sqrt(d) I`` so ``A(0) = I``, ``m = d``) to check eq. (20).
 
     Returns
     -------
     Dataset with dims ``(case, time)``: ``E`` (eq. 9 risk, twice the loss), ``L = E/2``,
     ``E_paper_27`` and ``E_paper_26`` (paper's formulas as printed), ``E_quasistatic``,
-    ``E_weight_flow`` (NaN beyond ``n_weight_check``), and per-case fits: late-time
+    ``E_weight_flow`` (NaN beyond ``t_weight_max``), and per-case fits: late-time
     ``exponent``/``prefactor`` (power law of E over the last two decades, for m* < d;
     ``prefactor = t^2 E`` at the last time) or ``rate`` (exponential fit of E where
     ``1e-16 < E/E(0) < 1e-6``, for m* >= d) beside ``rate_paper = 2 (2d+4) lam*``.
@@ -814,7 +825,7 @@ def population_flow_dataset(
         out["eps"][c] = lam[1:, lam_star == 0].mean(axis=1) if np.any(lam_star == 0) else np.nan
         out["E_paper_26"][c] = paper_decay_26(t)
         out["E_paper_27"][c] = paper_decay_27(t, d, mstar)
-        nw = min(n_weight_check, t.size)
+        nw = int(np.sum(t <= t_weight_max))
         A_t = population_weight_flow(np.sqrt(d) * np.eye(d), A_star, tt[: nw + 1])[1:]
         Ew = generalization_error(A_t, A_star)
         out["E_weight"][c, :nw] = Ew
@@ -846,7 +857,7 @@ def population_flow_dataset(
             "E_paper_26": (("case", "time"), out["E_paper_26"], {"units": "1", "description": "paper eq. (26): 1/(16 t^2)"}),
             "E_paper_27": (("case", "time"), out["E_paper_27"], {"units": "1", "description": "paper eq. (27): (1/4)((d-m*)/(1+2(2+d-m*)t))^2"}),
             "E_quasistatic": (("case", "time"), out["E_quasi"], {"units": "1", "description": "late-time asymptote (d-m*)(m*+2)/(16(d+2) t^2) of E (derived here)"}),
-            "E_weight_flow": (("case", "time"), out["E_weight"], {"units": "1", "description": "E from the full weight flow eq. (7), W(0)=sqrt(d) I (NaN where not integrated)"}),
+            "E_weight_flow": (("case", "time"), out["E_weight"], {"units": "1", "description": "E from the full weight flow eq. (7), W(0)=sqrt(d) I (NaN for t > t_weight_max)"}),
             "exponent": ("case", sc["exponent"], {"units": "1", "description": "fitted d log E / d log t over the last two decades (m* < d)"}),
             "prefactor": ("case", sc["prefactor"], {"units": "1", "description": "t^2 E(t) at the last time (m* < d)"}),
             "prefactor_paper26": ("case", sc["prefactor_paper26"], {"units": "1", "description": "paper eq. (26) prefactor 1/16"}),
@@ -864,7 +875,7 @@ def population_flow_dataset(
             "mstar": ("case", np.array([c[1] for c in cases]), {"units": "1", "description": "teacher width m*"}),
             "teacher": ("case", np.array([c[2] for c in cases]), {"units": "", "description": "teacher kind (gaussian / equal eigenvalues)"}),
         },
-        attrs={"description": "population gradient flow, paper 004 eqs. (8), (20), (26), (27), (29); A(0) = I", "seed": seed},
+        attrs={"description": "population gradient flow, paper 004 eqs. (8), (20), (26), (27), (29); A(0) = I", "seed": seed, "t_weight_max": t_weight_max},
     )
     return ds
 

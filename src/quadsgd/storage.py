@@ -28,6 +28,7 @@ __all__ = [
     "write_zarr_atomic",
     "open_store",
     "StoreError",
+    "annotate",
 ]
 
 
@@ -68,6 +69,42 @@ VARIABLE_ATTRS: dict[str, dict[str, str]] = {
     "k": {"long_name": "student unit index", "units": "1"},
     "l": {"long_name": "student unit index", "units": "1"},
     "r": {"long_name": "teacher unit index", "units": "1"},
+    # Sweep (quadsgd.sweep): ODE escape-time grids and their summaries.
+    "eta_over_p": {"long_name": "learning rate per student unit eta / p (the sweep's grid axis)", "units": "1"},
+    "N": {"long_name": "input dimension N", "units": "1"},
+    "refine": {"long_name": "index of a learning rate added by the refinement around the grid minimum", "units": "1"},
+    "dynamics": {"long_name": "dynamics: finite-N SGD (Gram chain) or the ODE from the run's measured M(0)"},
+    "prediction": {"long_name": "seed whose M(0) gives the predicted closest solution", "units": "1"},
+    "eta_opt": {"long_name": "learning rate minimizing the mean ODE escape time (all seeds escaping)", "units": "1"},
+    "eta_opt_over_p": {"long_name": "eta_opt / p", "units": "1"},
+    "alpha_escape_opt": {"long_name": "mean ODE escape time over seeds at eta_opt", "units": "1"},
+    "alpha_escape_opt_sem": {"long_name": "standard error of the mean escape time at eta_opt", "units": "1"},
+    "alpha_escape_opt_median": {"long_name": "median ODE escape time over seeds at eta_opt", "units": "1"},
+    "eta_max_stable": {"long_name": "largest scanned eta at which every seed escaped", "units": "1"},
+    "grid_reaches_instability": {
+        "long_name": "1 if some seed fails to escape at the largest grid eta (the grid brackets the stable range)",
+        "units": "1",
+    },
+    "eta_opt_at_grid_edge": {
+        "long_name": "1 if eta_opt is the smallest scanned eta at which all seeds escape (extend the grid down)",
+        "units": "1",
+    },
+    "eta_opt_at_stability_edge": {
+        "long_name": "1 if the next larger scanned eta lets some seed diverge or stall (optimum set by stability)",
+        "units": "1",
+    },
+    "refine_eta_over_p": {"long_name": "eta / p of the refinement points", "units": "1"},
+    "refine_alpha_escape_mean": {"long_name": "mean ODE escape time at the refinement points", "units": "1"},
+    "refine_n_escaped": {"long_name": "seeds that escaped at the refinement points", "units": "1"},
+    "eta_opt_exponent": {"long_name": "fitted exponent a of eta_opt ~ c p^a (least squares in log-log)", "units": "1"},
+    "eta_opt_exponent_se": {"long_name": "standard error of the fitted exponent", "units": "1"},
+    "eta_opt_prefactor": {"long_name": "fitted prefactor c of eta_opt ~ c p^a", "units": "1"},
+    "C": {"long_name": "polar factor C = M (M^T M)^(-1/2) of the student-teacher overlaps", "units": "1"},
+    "polar_drift": {"long_name": "|C(M) - C(M0)|_F, drift of the polar factor from its initial value", "units": "1"},
+    "distance": {
+        "long_name": "Frobenius distance of (Q, M) to the closest zero-error solution predicted from M0[prediction]",
+        "units": "1",
+    },
 }
 
 
@@ -199,4 +236,24 @@ def open_store(path: str | os.PathLike[str], required: Sequence[str] = ()) -> xr
         raise
     except Exception as err:  # zarr, JSON and codec errors all mean the same thing here
         raise StoreError(f"{target}: unreadable or corrupted zarr store ({type(err).__name__}: {err})") from err
+    return ds
+
+
+def annotate(ds: xr.Dataset) -> xr.Dataset:
+    """Set the attributes of every variable of ``ds`` that :data:`VARIABLE_ATTRS` describes.
+
+    ``sgd_``-prefixed variables (finite-N SGD statistics kept beside the ODE ones) get the
+    attributes of their unprefixed name, with the long name marked as finite-N SGD.
+    Returns ``ds`` (modified in place); idempotent.
+    """
+    for name in ds.variables:
+        key = str(name)
+        if key.startswith("sgd_"):
+            attrs = {**_attrs(key[4:]), **ds[name].attrs}
+            text = attrs.get("long_name", key[4:])
+            if not text.startswith("finite-N SGD"):
+                attrs["long_name"] = f"finite-N SGD: {text}"
+            ds[name].attrs = attrs
+        else:
+            ds[name].attrs.update(_attrs(key))
     return ds

@@ -243,10 +243,33 @@ def _check_widths(p: int, pstar: int) -> None:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
 
 
-def plateau_norm(p: int) -> float:
-    """Fixed point ``q* = p / (p + 2)`` of the student norms at ``M = 0`` (small-eta limit)."""
-    _check_widths(p, 1)
-    return p / (p + 2.0)
+def plateau_norm(p: int, pstar: int | None = None, eta: float | None = None) -> float:
+    """Fixed point ``q`` of the student norms at ``M = 0``, ``Q = q I``, ``T = I``.
+
+    Without ``eta``: the small-eta value ``q* = p / (p + 2)``. With ``eta`` (and ``pstar``): the
+    exact fixed point including the ``eta^2`` term of ``dQ``. Writing ``u = q (p + 2) / p`` and
+    ``e = eta / p``, ``dQ = 0`` reads ``(1 - u) + e [(1 + 2/p*) - 2u + u^2 (p + 4)/(p + 2)] = 0``;
+    the root continuous with ``u = 1`` at ``eta -> 0`` is returned. ``ValueError`` if none exists
+    (the norm phase has no fixed point: the learning rate is beyond the plateau's stability).
+    """
+    if eta is None:
+        _check_widths(p, 1)
+        return p / (p + 2.0)
+    if pstar is None:
+        raise ValueError("pstar is required with eta")
+    _check_widths(p, pstar)
+    if not eta > 0:
+        raise ValueError(f"eta must be positive; got {eta!r}")
+    e = eta / p
+    c2 = e * (p + 4.0) / (p + 2.0)
+    c1 = 1.0 + 2.0 * e
+    c0 = 1.0 + e * (1.0 + 2.0 / pstar)
+    disc = c1 * c1 - 4.0 * c2 * c0
+    if disc < 0:
+        raise ValueError(f"no plateau fixed point for p={p}, pstar={pstar}, eta={eta}")
+    # Stable form of the smaller root (c1 - sqrt(disc)) / (2 c2).
+    u = 2.0 * c0 / (c1 + math.sqrt(disc))
+    return u * p / (p + 2.0)
 
 
 def plateau_risk(p: int, pstar: int) -> float:
@@ -261,12 +284,20 @@ def initial_risk(p: int, pstar: int) -> float:
     return 1.0 / pstar + 1.0 / p
 
 
-def escape_rate(p: int, pstar: int, eta: float) -> float:
-    """Exponential growth rate of ``M`` on the plateau, ``4 eta / (p p*)`` (per unit alpha)."""
+def escape_rate(p: int, pstar: int, eta: float, finite_eta: bool = False) -> float:
+    """Exponential growth rate of ``M`` on the plateau (per unit alpha).
+
+    Small-eta form ``4 eta / (p p*)``. With ``finite_eta`` the plateau norm is the exact fixed
+    point ``q`` of :func:`plateau_norm` and the rate is ``(2 eta / p)(1 + 2/p* - q (p + 2)/p)``
+    (linearising ``dM`` at ``Q = q I``, ``M = 0``).
+    """
     _check_widths(p, pstar)
     if not eta > 0:
         raise ValueError(f"eta must be positive; got {eta!r}")
-    return 4.0 * eta / (p * pstar)
+    if not finite_eta:
+        return 4.0 * eta / (p * pstar)
+    q = plateau_norm(p, pstar, eta)
+    return 2.0 * eta / p * (1.0 + 2.0 / pstar - q * (p + 2.0) / p)
 
 
 def escape_time_estimate(p: int, pstar: int, eta: float, N: float) -> float:

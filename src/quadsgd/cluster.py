@@ -1,0 +1,102 @@
+"""Dask clusters for the sweep: a local process pool by default, an existing scheduler, or SLURM.
+
+Workers are single-threaded processes with BLAS/OpenMP/numba pinned to one thread each: the
+compiled kernels are sequential, so extra library threads would only oversubscribe the cores
+the caller was granted (Snakemake's ``threads``). The pinning is passed as the nanny's worker
+environment because the nanny resets those variables in the processes it starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import Any, Literal
+
+from distributed import Client, LocalCluster
+
+__all__ = ["dask_client", "WORKER_ENV"]
+
+log = logging.getLogger(__name__)
+
+#: Environment of every worker process: one BLAS / OpenMP / numba thread.
+WORKER_ENV: dict[str, str] = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+}
+
+
+@contextmanager
+def dask_client(
+    threads: int,
+    scheduler_address: str | None = None,
+    *,
+    kind: Literal["local", "slurm"] = "local",
+    processes: bool = True,
+    local_directory: str | os.PathLike[str] | None = None,
+    memory_limit: str | int | None = "auto",
+    cluster_kwargs: Mapping[str, Any] | None = None,
+) -> Iterator[Client]:
+    """A ``distributed.Client`` for ``threads`` single-threaded workers, closed on exit.
+
+    Parameters
+    ----------
+    threads : number of workers (each with one thread), e.g. a Snakemake rule's ``threads``.
+    scheduler_address : connect to this running scheduler instead of starting a cluster;
+        ``threads`` and ``kind`` are then ignored (the scheduler's workers are used as they are).
+    kind : ``"local"`` (a ``LocalCluster``) or ``"slurm"`` (``dask_jobqueue.SLURMCluster`` with
+        ``threads`` single-core jobs; needs the ``slurm`` extra).
+    processes : worker processes (default) or threads of this process; threads share the GIL
+        and ignore the environment pinning, so keep them for tests and debugging.
+    local_directory : scratch space of the workers; default ``$TMPDIR`` (or the system temp dir).
+    memory_limit : per-worker memory limit of the local cluster.
+    cluster_kwargs : extra keyword arguments for the cluster class (e.g. SLURM ``queue``,
+        ``account``, ``walltime``, ``memory``).
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1; got {threads}")
+    if scheduler_address:
+        with Client(scheduler_address) as client:
+            yield client
+        return
+    scratch = os.fspath(local_directory or os.environ.get("TMPDIR") or tempfile.gettempdir())
+    extra = dict(cluster_kwargs or {})
+    with ExitStack() as stack:
+        if kind == "local":
+            if processes:
+                extra.setdefault("env", dict(WORKER_ENV))
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=threads,
+                    threads_per_worker=1,
+                    processes=processes,
+                    local_directory=scratch,
+                    memory_limit=memory_limit,
+                    dashboard_address=":0",  # a free port: concurrent jobs never collide on 8787
+                    **extra,
+                )
+            )
+        elif kind == "slurm":
+            try:
+                from dask_jobqueue import SLURMCluster
+            except ImportError as err:
+                raise RuntimeError(
+                    "dask.kind 'slurm' needs dask-jobqueue: pip install 'quadsgd[slurm]' "
+                    "(or conda install -c conda-forge dask-jobqueue)"
+                ) from err
+            extra.setdefault("cores", 1)
+            extra.setdefault("processes", 1)
+            extra.setdefault("memory", "2GB")
+            extra.setdefault("local_directory", scratch)
+            extra.setdefault("job_script_prologue", [f"export {k}={v}" for k, v in WORKER_ENV.items()])
+            cluster = stack.enter_context(SLURMCluster(**extra))
+            cluster.scale(jobs=threads)
+        else:
+            raise ValueError(f"kind must be 'local' or 'slurm'; got {kind!r}")
+        client = stack.enter_context(Client(cluster))
+        log.info("dask cluster %s (dashboard %s)", type(cluster).__name__, client.dashboard_link)
+        yield client

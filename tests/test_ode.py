@@ -1,0 +1,125 @@
+"""The batched integrator against scipy's solve_ivp, and the plateau / phase predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from quadsgd import init, ode, theory
+from quadsgd.storage import Status
+
+
+def reference_solution(Q0, M0, eta, alpha, rtol=1e-12, atol=1e-14):
+    """Independent integration: scipy's DOP853 on the flattened state."""
+    p, s = M0.shape
+
+    def f(_, y):
+        dQ, dM = theory.ode_rhs(y[: p * p].reshape(p, p), y[p * p :].reshape(p, s), None, eta)
+        return np.concatenate([dQ.ravel(), dM.ravel()])
+
+    y0 = np.concatenate([Q0.ravel(), M0.ravel()])
+    sol = solve_ivp(f, (0, alpha[-1]), y0, method="DOP853", t_eval=alpha, rtol=rtol, atol=atol)
+    Q = sol.y[: p * p].T.reshape(-1, p, p)
+    M = sol.y[p * p :].T.reshape(-1, p, s)
+    return Q, M, theory.risk(Q, M)
+
+
+@pytest.mark.parametrize("p,pstar,eta", [(1, 1, 0.1), (3, 2, 0.5), (2, 4, 0.3)])
+def test_matches_scipy_reference(p, pstar, eta):
+    Q0, M0, _ = init.ode_initial(p, pstar, 10_000, seed=7)
+    alpha = ode.log_alpha_grid(60.0, num=40)
+    ds = ode.integrate(Q0, M0, eta, alpha, rtol=1e-10, atol=1e-13)
+    Q, M, r = reference_solution(Q0, M0, eta, alpha)
+    np.testing.assert_allclose(ds.risk.values, r, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ds.M.values, M, atol=1e-7)
+    np.testing.assert_allclose(ds.Q.values, Q, atol=1e-7)
+
+
+def test_default_tolerances_reach_the_escape_time_accurately():
+    Q0, M0, _ = init.ode_initial(2, 1, 10_000, seed=3)
+    fine = ode.log_alpha_grid(100.0, num=4000)
+    _, _, r = reference_solution(Q0, M0, 0.3, fine)
+    threshold = 0.5 * theory.plateau_risk(2, 1)
+    i = np.argmax(r <= threshold)
+    reference = np.interp(threshold, r[i : i - 2 : -1], fine[i : i - 2 : -1])
+    ds = ode.integrate(Q0, M0, 0.3, ode.log_alpha_grid(100.0, num=20))
+    assert float(ds.alpha_escape) == pytest.approx(reference, rel=1e-5)
+
+
+def test_batch_members_are_bit_identical_to_single_runs():
+    Q0, M0, _ = init.ode_initial(3, 2, 10_000, seed=np.arange(5))
+    etas = np.array([0.1, 0.4, 3.0])  # the last one diverges
+    ds = ode.integrate(Q0[None], M0[None], etas[:, None], batch_dims=("eta", "seed"))
+    for i, e in enumerate(etas):
+        for j in (0, 4):
+            alone = ode.integrate(Q0[j], M0[j], e)
+            np.testing.assert_array_equal(ds.risk[i, j].values, alone.risk.values)
+            np.testing.assert_array_equal(ds.M[i, j].values, alone.M.values)
+            assert ds.alpha_escape[i, j].equals(alone.alpha_escape)
+
+
+def test_divergence_is_a_status_and_does_not_poison_the_batch():
+    Q0, M0, _ = init.ode_initial(2, 1, 10_000, seed=[0, 1])
+    ds = ode.integrate(Q0, M0, np.array([5.0, 0.2]))
+    assert list(ds.status.values) == [Status.DIVERGED, Status.ESCAPED]
+    stop = ds.alpha > ds.alpha_stop[0]
+    assert np.isnan(ds.risk[0].where(stop, drop=True)).all()
+    assert np.isfinite(ds.risk[1]).all()
+
+
+def test_converged_member_stops_and_holds_its_last_state():
+    Q0, M0, _ = init.ode_initial(1, 1, 10_000, seed=0)
+    ds = ode.integrate(Q0, M0, 0.1, ode.log_alpha_grid(1e4))
+    assert int(ds.status) == Status.CONVERGED
+    after = ds.risk.where(ds.alpha > ds.alpha_stop, drop=True)
+    assert after.size > 10 and float(after.max()) <= ode.DEFAULTS["risk_floor"]
+    assert (after == after[-1]).all()
+
+
+@pytest.mark.parametrize("p,pstar", [(1, 1), (2, 1), (4, 2), (8, 1)])
+def test_plateau_norm_risk_and_escape_rate(p, pstar):
+    """From a tiny M0 the norm phase settles on q* = p/(p+2) and eps = 1/p* + 1/(p+2); |M| then
+    grows at 4 eta / (p p*). The norms relax at 4 eta / p, no faster than M grows, so the
+    window starts after 8 growth times. The small-eta forms hold to ~1% at this eta; the
+    finite-eta fixed point (eta^2 term of dQ included) to much better."""
+    eta = 0.005 * p
+    rng = np.random.default_rng(1)
+    M0 = 1e-12 * rng.standard_normal((p, pstar))
+    rate = theory.escape_rate(p, pstar, eta)
+    alpha = np.linspace(0, 16.0 / rate, 201)
+    ds = ode.integrate(np.eye(p), M0, eta, alpha)
+    late = ds.isel(alpha=slice(100, None))
+    q = np.diagonal(late.Q.values, axis1=-2, axis2=-1)
+    np.testing.assert_allclose(q, theory.plateau_norm(p), rtol=2e-2)
+    np.testing.assert_allclose(q[-50:], theory.plateau_norm(p, pstar, eta), rtol=2e-5)
+    np.testing.assert_allclose(late.risk.values, theory.plateau_risk(p, pstar), rtol=2e-2)
+    norm_M = np.linalg.norm(late.M.values, axis=(-2, -1))
+    slope = np.polyfit(late.alpha.values, np.log(norm_M), 1)[0]
+    assert slope == pytest.approx(rate, rel=0.03)
+    assert slope == pytest.approx(theory.escape_rate(p, pstar, eta, finite_eta=True), rel=2e-3)
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        (dict(eta=0.0), "eta"),
+        (dict(eta=-1.0), "eta"),
+        (dict(alpha=np.array([0.0, 2.0, 1.0])), "alpha"),
+        (dict(alpha=np.array([-1.0, 0.0, 1.0])), "alpha"),
+        (dict(M0=np.zeros((3, 1))), "M"),
+        (dict(escape_fraction=1.5), "escape_fraction"),
+        (dict(overlaps="some"), "overlaps"),
+        (dict(batch_dims=("a", "b")), "batch_dims"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, name):
+    args = dict(Q0=np.eye(2)[None], M0=np.full((1, 2, 1), 0.01), eta=0.1, alpha=None)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=name):
+        ode.integrate(**args)
+
+
+def test_log_alpha_grid_rejects_bad_bounds():
+    with pytest.raises(ValueError, match="alpha_max"):
+        ode.log_alpha_grid(1e-3, alpha_min=1e-2)

@@ -1,0 +1,179 @@
+"""The Snakemake pipeline end to end on config/test.yaml, in temporary copies of the workflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from quadsgd import sweep
+from quadsgd.escape import scan_eta
+from quadsgd.storage import open_store
+
+pytestmark = pytest.mark.pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TEST_CONFIG = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+
+
+def _copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "Snakefile", dest / "Snakefile")
+    for name in ("workflow", "config"):
+        shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def _snakemake(workdir: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, timeout=timeout)
+
+
+def _run(workdir: Path, *targets: str) -> None:
+    res = _snakemake(workdir, *targets, "--cores", "2", "--configfile", "config/test.yaml")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = _copy_workflow(tmp_path_factory.mktemp("pipeline"))
+    _run(workdir)
+    return workdir
+
+
+def test_stores_have_the_schema(finished: Path):
+    ds = open_store(finished / "results" / "sweep.zarr", required=("risk", "alpha_escape", "status"))
+    grid = TEST_CONFIG["grid"]
+    assert dict(ds.sizes) == {
+        "p": len(grid["p"]), "pstar": len(grid["pstar"]), "eta_over_p": grid["eta_over_p"]["num"],
+        "seed": grid["seeds"], "alpha": grid["alpha_points"],
+    }
+    assert ds.eta.dims == ("p", "eta_over_p")
+    assert "config" in ds.attrs and "quadsgd_version" in ds.attrs
+    assert yaml.safe_load(ds.attrs["config"])["grid"]["N"] == grid["N"]
+    summary = open_store(finished / "results" / "summary.zarr", required=("eta_opt", "eta_opt_exponent"))
+    for store in (ds, summary):
+        for name in store.variables:
+            assert "long_name" in store[name].attrs, name
+    assert set(summary["eta_opt"].dims) == {"p", "pstar"}
+    assert summary["eta_opt_exponent"].dims == ("pstar",)
+    assert "sgd_alpha_escape_mean" in summary and summary["sgd_alpha_escape_mean"].dims == (
+        "sgd_p", "sgd_pstar", "sgd_N")
+    assert int(summary["grid_reaches_instability"].min()) == 1
+
+
+def test_values_match_direct_library_calls(finished: Path):
+    grid = TEST_CONFIG["grid"]
+    ds = open_store(finished / "results" / "sweep.zarr").load()
+    etas = sweep.eta_over_p_grid(grid["eta_over_p"]["min"], grid["eta_over_p"]["max"], grid["eta_over_p"]["num"])
+    alpha = sweep.default_alpha_grid(grid["alpha_max"], grid["alpha_points"])
+    for p in grid["p"]:
+        direct = scan_eta(p, 1, etas * p, np.arange(grid["seeds"]), grid["N"], alpha=alpha)
+        got = ds.sel(p=p, pstar=1)
+        np.testing.assert_array_equal(got.alpha_escape.values, direct.alpha_escape.values)
+        np.testing.assert_array_equal(got.status.values, direct.status.values)
+        np.testing.assert_array_equal(got.risk.values, direct.risk.values)
+    summary = open_store(finished / "results" / "summary.zarr").load()
+    expected = sweep.escape_statistics(ds, "seed")
+    np.testing.assert_array_equal(summary.alpha_escape_mean.values, expected.alpha_escape_mean.values)
+    assert np.all(np.isfinite(summary.eta_opt.values))
+    sgd = TEST_CONFIG["sgd"]
+    run = open_store(finished / "results" / f"sgd/p{sgd['p'][0]}_pstar{sgd['pstar'][0]}_N{sgd['N'][0]}.zarr").load()
+    direct_sgd = sweep.sgd_curves(sgd["p"][0], sgd["pstar"][0], sgd["N"][0], sgd["eta_over_p"] * sgd["p"][0],
+                                  np.arange(sgd["seeds"]), alpha_max=sgd["alpha_max"], num=sgd["alpha_points"],
+                                  progress=False)
+    np.testing.assert_array_equal(run.risk.values, direct_sgd.risk.values)
+
+
+def test_figures_exist(finished: Path):
+    figures = finished / "results" / "figures"
+    names = {p.name for p in figures.iterdir()}
+    for stem in ("fig1_sgd_vs_ode_p2_pstar1_N200", "fig4_polar_factor_p2_pstar1_N200", "fig2_escape_vs_eta",
+                 "fig2_eta_opt_vs_p", "fig2_escape_at_eta_opt", "fig3_implicit_bias"):
+        for ext in ("png", "pdf"):
+            assert f"{stem}.{ext}" in names
+            assert (figures / f"{stem}.{ext}").stat().st_size > 5000
+
+
+def test_cli_summary(finished: Path):
+    res = subprocess.run(["quadsgd", "summary", "results"], cwd=finished, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "eta_opt" in res.stdout and "p*=1: a = " in res.stdout
+    broken = finished / "broken"
+    shutil.copytree(finished / "results" / "summary.zarr", broken / "summary.zarr")
+    (broken / "summary.zarr" / ".zmetadata").write_text("garbage")
+    res = subprocess.run(["quadsgd", "summary", str(broken)], capture_output=True, text=True)
+    assert res.returncode == 2 and "corrupted" in res.stderr
+    res = subprocess.run(["quadsgd", "summary", str(finished / "nowhere")], capture_output=True, text=True)
+    assert res.returncode == 2 and "no such store" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "reason"),
+    [
+        (lambda c: c.update(colour="blue"), "colour", "Additional properties are not allowed"),
+        (lambda c: c["grid"].update(seeds="eight"), "seeds", "is not of type 'integer'"),
+        (lambda c: c["grid"].update(p=[0, 2]), "p", "less than the minimum of 1"),
+    ],
+    ids=["unknown-key", "wrong-type", "non-positive-p"],
+)
+def test_bad_config_fails_before_any_job(tmp_path: Path, edit, key, reason):
+    workdir = _copy_workflow(tmp_path)
+    config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
+    edit(config)
+    (workdir / "config" / "bad.yaml").write_text(yaml.safe_dump(config))
+    res = _snakemake(workdir, "--cores", "1", "--configfile", "config/bad.yaml", timeout=120)
+    message = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert key in message and reason in message, message[-2000:]
+    assert not (workdir / "results").exists()
+
+
+def test_interrupted_run_resumes_with_identical_numbers(finished: Path, tmp_path: Path):
+    workdir = _copy_workflow(tmp_path)
+    target = "results/summary.zarr"
+    cmd = [*SNAKEMAKE, target, "--cores", "2", "--configfile", "config/test.yaml"]
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    ode = workdir / "results" / "ode"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if ode.exists() and any(ode.glob("*/part*.zarr")):
+                break
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # a hard kill: no cleanup, stale lock and all
+        proc.wait()
+    assert not (workdir / target).exists(), "the run finished before it could be interrupted"
+    done_before = {p.name for p in ode.glob("*/part*.zarr")}
+    assert done_before
+    assert _snakemake(workdir, "--unlock", "--configfile", "config/test.yaml").returncode == 0
+    res = _snakemake(workdir, target, "--cores", "2", "--rerun-incomplete", "--configfile", "config/test.yaml")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    for name in ("sweep.zarr", "summary.zarr"):
+        resumed = open_store(workdir / "results" / name).load()
+        reference = open_store(finished / "results" / name).load()
+        xr.testing.assert_identical(resumed, reference)
+
+
+def test_lint_only_asks_for_per_rule_conda_envs(finished: Path):
+    res = _snakemake(finished, "--lint", "--configfile", "config/test.yaml", timeout=120)
+    lints = [line.strip() for line in res.stdout.splitlines() + res.stderr.splitlines() if line.startswith("    * ")]
+    assert lints, "expected the documented conda-env lint"
+    assert all(line.startswith("* Specify a conda environment or container") for line in lints), lints
+
+
+def test_dry_run_of_a_finished_workflow_has_nothing_to_do(finished: Path):
+    res = _snakemake(finished, "-n", "--configfile", "config/test.yaml", timeout=120)
+    assert res.returncode == 0
+    assert "Nothing to be done" in res.stdout + res.stderr
