@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from quadsgd import __version__
 from quadsgd.storage import Status, trajectory_dataset
-from quadsgd.theory import _as_overlaps, _rhs1, _risk1, _trace, plateau_risk
+from quadsgd.theory import _flatten_batch, _rhs1, _risk1, plateau_risk
 
 __all__ = ["integrate", "log_alpha_grid", "DEFAULTS"]
 
@@ -99,7 +99,7 @@ def _integrate_member(
     pp = p * p
     n = pp + p * s
     G = grid.shape[0]
-    work = np.empty((6, p, max(p, s)))
+    work = np.empty(_rhs_work_size(p, s))
     y = np.empty(n)
     y[:pp] = Q0.ravel()
     y[pp:] = M0.ravel()
@@ -296,14 +296,9 @@ def integrate(
     A member stops early once converged (later grid points hold its last state) or diverged
     (later points NaN); divergence is a status, never an exception.
     """
-    Q, M, Tm, batch = _as_overlaps(Q0, M0, T)
-    eta_arr = np.asarray(eta, dtype=np.float64)
-    try:
-        batch = np.broadcast_shapes(batch, eta_arr.shape)
-    except ValueError as err:
-        raise ValueError(f"eta of shape {eta_arr.shape} does not broadcast to batch {batch}") from err
-    if not np.all(np.isfinite(eta_arr)) or np.any(eta_arr <= 0):
-        raise ValueError(f"eta must be positive and finite; got {eta_arr.ravel()[:8]}")
+    Qf, Mf, Tf, etaf, batch = _flatten_batch(Q0, M0, T, eta)
+    if not np.all(np.isfinite(etaf)) or np.any(etaf <= 0):
+        raise ValueError(f"eta must be positive and finite; got {np.unique(etaf)[:8]}")
     grid = log_alpha_grid(1e3) if alpha is None else np.asarray(alpha, dtype=np.float64)
     if grid.ndim != 1 or grid.size < 2 or grid[0] != 0.0 or np.any(np.diff(grid) <= 0):
         raise ValueError("alpha must be a strictly increasing 1-D grid starting at 0 with >= 2 points")
@@ -315,12 +310,7 @@ def integrate(
     if len(bd) != len(batch):
         raise ValueError(f"batch_dims {bd} do not match the batch shape {batch}")
 
-    p, s = M.shape[-2:]
-    n = int(np.prod(batch, dtype=np.int64))
-    Qf = np.ascontiguousarray(np.broadcast_to(Q, batch + (p, p))).reshape(n, p, p)
-    Mf = np.ascontiguousarray(np.broadcast_to(M, batch + (p, s))).reshape(n, p, s)
-    Tf = np.ascontiguousarray(np.broadcast_to(Tm, batch + (s, s))).reshape(n, s, s)
-    etaf = np.ascontiguousarray(np.broadcast_to(eta_arr, batch)).reshape(n)
+    n, p, s = Mf.shape
     keep = overlaps == "trajectory"
     G = grid.size
     out_Q = np.empty((n, G if keep else 1, p, p))
@@ -357,7 +347,7 @@ def integrate(
         alpha_stop=shape(alpha_stop),
         n_steps=shape(steps),
         M0=Mf.reshape(batch + (p, s)).copy(),
-        eta=np.broadcast_to(eta_arr, batch),
+        eta=etaf.reshape(batch),
         batch_dims=bd,
         coords=coords,
         attrs={

@@ -34,28 +34,65 @@ __all__ = [
 # --------------------------------------------------------------------------- kernels
 @njit(cache=True)
 def _mm(A, B, out):  # pragma: no cover - compiled
-    """out = A @ B for small dense matrices (fixed summation order)."""
+    """out = A @ B for small dense matrices.
+
+    Four rows of ``out`` are accumulated at once along contiguous rows of ``B``: each loaded
+    ``B[l, j]`` serves four products and the inner loop vectorizes without reassociating any
+    sum (every element is summed over ``l`` in order). A dot-product loop order would chain each
+    element through one register at the FP-add latency, several times slower from p ~ 8 up.
+    """
     n, k = A.shape
     m = B.shape[1]
-    for i in range(n):
+    i = 0
+    while i + 4 <= n:
         for j in range(m):
-            acc = 0.0
-            for l in range(k):
-                acc += A[i, l] * B[l, j]
-            out[i, j] = acc
+            out[i, j] = 0.0
+            out[i + 1, j] = 0.0
+            out[i + 2, j] = 0.0
+            out[i + 3, j] = 0.0
+        for l in range(k):
+            a0 = A[i, l]
+            a1 = A[i + 1, l]
+            a2 = A[i + 2, l]
+            a3 = A[i + 3, l]
+            for j in range(m):
+                b = B[l, j]
+                out[i, j] += a0 * b
+                out[i + 1, j] += a1 * b
+                out[i + 2, j] += a2 * b
+                out[i + 3, j] += a3 * b
+        i += 4
+    while i < n:
+        for j in range(m):
+            out[i, j] = 0.0
+        for l in range(k):
+            a = A[i, l]
+            for j in range(m):
+                out[i, j] += a * B[l, j]
+        i += 1
 
 
 @njit(cache=True)
-def _mmt(A, B, out):  # pragma: no cover - compiled
-    """out = A @ B.T for small dense matrices."""
-    n, k = A.shape
-    m = B.shape[0]
+def _mirror_upper(A):  # pragma: no cover - compiled
+    """Copy the upper triangle onto the lower: a product known to be symmetric is made exactly so."""
+    n = A.shape[0]
     for i in range(n):
-        for j in range(m):
+        for j in range(i + 1, n):
+            A[j, i] = A[i, j]
+
+
+@njit(cache=True)
+def _sym_mmt(A, B, out):  # pragma: no cover - compiled
+    """out = A @ B.T when it is symmetric (A B^T = B A^T), inner dimension small: upper
+    triangle, mirrored."""
+    n, k = A.shape
+    for i in range(n):
+        for j in range(i, n):
             acc = 0.0
             for l in range(k):
                 acc += A[i, l] * B[j, l]
             out[i, j] = acc
+            out[j, i] = acc
 
 
 @njit(cache=True)
@@ -94,23 +131,33 @@ def _risk1(Q, M, T):  # pragma: no cover - compiled
 def _rhs1(Q, M, T, eta, dQ, dM, work):  # pragma: no cover - compiled
     """dQ/dalpha, dM/dalpha of PHYSICS.md section 3 for one instance.
 
-    ``work`` is scratch of shape ``(6, p, max(p, pstar))``; passing it in keeps the
-    integrator's inner loop free of allocations.
+    ``Q`` and ``T`` are taken as symmetric (only their products are used, not a check) and
+    ``dQ`` is returned exactly symmetric, so a symmetric ``Q`` stays so along a trajectory.
+    The two (p x p) products ``QQ`` and ``Q QQ`` are the only O(p^3) work; ``X Q`` enters only
+    as ``X Q + Q X = M (Q M)^T + (Q M) M^T``, which costs O(p^2 p*) instead.
+
+    ``work`` is flat scratch of size :func:`_rhs_work_size`; passing it in keeps the
+    integrator's inner loop free of allocations, and reshaping contiguous pieces of it gives
+    C-ordered matrices, which the compiled products need to vectorize.
     """
     p = Q.shape[0]
     s = T.shape[0]
-    QQ = work[0, :, :p]
-    X = work[1, :, :p]
-    MTMt = work[2, :, :p]
-    XQ = work[3, :, :p]
-    MT = work[4, :, :s]
-    QM = work[5, :, :s]
+    pp = p * p
+    ps = p * s
+    QQ = work[:pp].reshape(p, p)
+    QQQ = work[pp:2 * pp].reshape(p, p)
+    X = work[2 * pp:3 * pp].reshape(p, p)
+    MTMt = work[3 * pp:4 * pp].reshape(p, p)
+    MT = work[4 * pp:4 * pp + ps].reshape(p, s)
+    QM = work[4 * pp + ps:4 * pp + 2 * ps].reshape(p, s)
     _mm(Q, Q, QQ)
-    _mmt(M, M, X)
+    _mirror_upper(QQ)
+    _mm(Q, QQ, QQQ)
+    _mirror_upper(QQQ)
+    _sym_mmt(M, M, X)
     _mm(M, T, MT)
     _mm(Q, M, QM)
-    _mmt(MT, M, MTMt)
-    _mm(X, Q, XQ)
+    _sym_mmt(MT, M, MTMt)
 
     trQ = _trace(Q)
     trT = _trace(T)
@@ -130,18 +177,18 @@ def _rhs1(Q, M, T, eta, dQ, dM, work):  # pragma: no cover - compiled
     st_Q = -2.0 * (trT * trQ + 2.0 * trX) / (p * s)
     ss_Q = (trQ * trQ + 2.0 * trQQ) / (p * p)
     for k in range(p):
-        for l in range(p):
-            # Q QQ = QQ Q, and (XQ)^T = QX since X, Q are symmetric.
-            QQQ_kl = 0.0
-            for j in range(p):
-                QQQ_kl += Q[k, j] * QQ[j, l]
+        for l in range(k, p):
+            XQ_sym = 0.0  # (X Q + Q X)_kl
+            for r in range(s):
+                XQ_sym += M[k, r] * QM[l, r] + QM[k, r] * M[l, r]
             e2 = a * Q[k, l] + 2.0 * (X[k, l] / s - QQ[k, l] / p)
             tt = tt_Q * Q[k, l] + (4.0 * trT * X[k, l] + 8.0 * MTMt[k, l]) / (s * s)
             st = st_Q * Q[k, l] - 2.0 * (
-                2.0 * trQ * X[k, l] + 2.0 * trT * QQ[k, l] + 4.0 * (XQ[k, l] + XQ[l, k])
+                2.0 * trQ * X[k, l] + 2.0 * trT * QQ[k, l] + 4.0 * XQ_sym
             ) / (p * s)
-            ss = ss_Q * Q[k, l] + (4.0 * trQ * QQ[k, l] + 8.0 * QQQ_kl) / (p * p)
+            ss = ss_Q * Q[k, l] + (4.0 * trQ * QQ[k, l] + 8.0 * QQQ[k, l]) / (p * p)
             dQ[k, l] = c1 * e2 + c2 * (tt + st + ss)
+            dQ[l, k] = dQ[k, l]
 
 
 @njit(cache=True)
@@ -151,19 +198,27 @@ def _risk_batch(Q, M, T, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _rhs_work_size(p, s):  # pragma: no cover - compiled
+    return 4 * p * p + 2 * p * s
+
+
+@njit(cache=True)
 def _rhs_batch(Q, M, T, eta, dQ, dM):  # pragma: no cover - compiled
-    p = Q.shape[1]
-    s = T.shape[1]
-    work = np.empty((6, p, max(p, s)))
+    work = np.empty(_rhs_work_size(Q.shape[1], T.shape[1]))
     for b in range(Q.shape[0]):
         _rhs1(Q[b], M[b], T[b], eta[b], dQ[b], dM[b], work)
 
 
 # ----------------------------------------------------------------------- public API
-def _as_overlaps(
-    Q: ArrayLike, M: ArrayLike, T: ArrayLike | None
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[int, ...]]:
-    """Validate shapes and broadcast ``Q, M, T`` to a common batch shape."""
+def _flatten_batch(
+    Q: ArrayLike, M: ArrayLike, T: ArrayLike | None, eta: ArrayLike | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None,
+           tuple[int, ...]]:
+    """Validate shapes, broadcast ``Q, M, T`` (and ``eta``) to one batch shape, and flatten it.
+
+    Returns C-contiguous ``Q (n, p, p)``, ``M (n, p, pstar)``, ``T (n, pstar, pstar)``,
+    ``eta (n,)`` (None if not given) and the batch shape, ``n = prod(batch)``.
+    """
     Q = np.asarray(Q, dtype=np.float64)
     M = np.asarray(M, dtype=np.float64)
     if Q.ndim < 2 or Q.shape[-1] != Q.shape[-2]:
@@ -174,16 +229,25 @@ def _as_overlaps(
     T = np.eye(s) if T is None else np.asarray(T, dtype=np.float64)
     if T.ndim < 2 or T.shape[-2:] != (s, s):
         raise ValueError(f"T must have shape (..., pstar, pstar) with pstar = {s}; got {T.shape}")
+    eta_arr = None if eta is None else np.asarray(eta, dtype=np.float64)
     try:
         batch = np.broadcast_shapes(Q.shape[:-2], M.shape[:-2], T.shape[:-2])
     except ValueError as err:
         raise ValueError(
             f"batch shapes of Q {Q.shape[:-2]}, M {M.shape[:-2]}, T {T.shape[:-2]} do not broadcast"
         ) from err
-    Q = np.ascontiguousarray(np.broadcast_to(Q, batch + (p, p)))
-    M = np.ascontiguousarray(np.broadcast_to(M, batch + (p, s)))
-    T = np.ascontiguousarray(np.broadcast_to(T, batch + (s, s)))
-    return Q, M, T, batch
+    if eta_arr is not None:
+        try:
+            batch = np.broadcast_shapes(batch, eta_arr.shape)
+        except ValueError as err:
+            raise ValueError(f"eta of shape {eta_arr.shape} does not broadcast to batch {batch}") from err
+    n = int(np.prod(batch, dtype=np.int64))
+
+    def flat(x: NDArray[np.float64], tail: tuple[int, ...]) -> NDArray[np.float64]:
+        return np.ascontiguousarray(np.broadcast_to(x, batch + tail)).reshape((n,) + tail)
+
+    eta_flat = None if eta_arr is None else flat(eta_arr, ())
+    return flat(Q, (p, p)), flat(M, (p, s)), flat(T, (s, s)), eta_flat, batch
 
 
 def risk(Q: ArrayLike, M: ArrayLike, T: ArrayLike | None = None) -> NDArray[np.float64]:
@@ -199,11 +263,9 @@ def risk(Q: ArrayLike, M: ArrayLike, T: ArrayLike | None = None) -> NDArray[np.f
     -------
     (...) array of risks.
     """
-    Q, M, T, batch = _as_overlaps(Q, M, T)
-    flat = (-1,)
-    out = np.empty(int(np.prod(batch, dtype=np.int64)))
-    _risk_batch(Q.reshape(flat + Q.shape[-2:]), M.reshape(flat + M.shape[-2:]),
-                T.reshape(flat + T.shape[-2:]), out)
+    Q, M, T, _, batch = _flatten_batch(Q, M, T)
+    out = np.empty(Q.shape[0])
+    _risk_batch(Q, M, T, out)
     return out.reshape(batch)
 
 
@@ -221,19 +283,11 @@ def ode_rhs(
     -------
     dQ : (..., p, p), dM : (..., p, pstar)
     """
-    Q, M, T, batch = _as_overlaps(Q, M, T)
-    eta_arr = np.asarray(eta, dtype=np.float64)
-    try:
-        batch = np.broadcast_shapes(batch, eta_arr.shape)
-    except ValueError as err:
-        raise ValueError(f"eta of shape {eta_arr.shape} does not broadcast to batch {batch}") from err
-    Q, M, T, _ = _as_overlaps(np.broadcast_to(Q, batch + Q.shape[-2:]), M, T)
-    p, s = M.shape[-2:]
-    n = int(np.prod(batch, dtype=np.int64))
-    eta_flat = np.ascontiguousarray(np.broadcast_to(eta_arr, batch)).reshape(n)
+    Q, M, T, eta_flat, batch = _flatten_batch(Q, M, T, eta)
+    n, p, s = M.shape
     dQ = np.empty((n, p, p))
     dM = np.empty((n, p, s))
-    _rhs_batch(Q.reshape(n, p, p), M.reshape(n, p, s), T.reshape(n, s, s), eta_flat, dQ, dM)
+    _rhs_batch(Q, M, T, eta_flat, dQ, dM)
     return dQ.reshape(batch + (p, p)), dM.reshape(batch + (p, s))
 
 
