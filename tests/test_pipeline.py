@@ -149,17 +149,21 @@ def test_interrupted_run_resumes_with_identical_numbers(finished: Path, tmp_path
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             if ode.exists() and any(ode.glob("*/part*.zarr")):
+                time.sleep(1.0)  # let Snakemake record the finished job
                 break
             time.sleep(0.2)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # a hard kill: no cleanup, stale lock and all
         proc.wait()
     assert not (workdir / target).exists(), "the run finished before it could be interrupted"
-    done_before = {p.name for p in ode.glob("*/part*.zarr")}
+    done_before = {p: p.stat().st_mtime_ns for p in ode.glob("*/part*.zarr")}
     assert done_before
     assert _snakemake(workdir, "--unlock", "--configfile", "config/test.yaml").returncode == 0
     res = _snakemake(workdir, target, "--cores", "2", "--rerun-incomplete", "--configfile", "config/test.yaml")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    # A job killed between writing its store and being recorded is rerun; the others must not be.
+    kept = [p for p, mtime in done_before.items() if p.stat().st_mtime_ns == mtime]
+    assert kept, "every job finished before the interruption was redone"
     for name in ("sweep.zarr", "summary.zarr"):
         resumed = open_store(workdir / "results" / name).load()
         reference = open_store(finished / "results" / name).load()

@@ -100,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as err:
         print(f"quadsgd: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

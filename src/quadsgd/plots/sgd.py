@@ -12,6 +12,7 @@ import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 
 __all__ = [
     "plot_sgd_vs_ode",
@@ -31,12 +32,15 @@ def _new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _dynamics_legend(ax, N: int) -> None:
-    handles = [
-        Line2D([], [], color="k", **_STYLE["sgd"], label=f"SGD, $N={N}$"),
+def _dynamics_handles(N: int) -> list[Line2D]:
+    return [
+        Line2D([], [], color="k", **_STYLE["sgd"], label=f"finite-$N$ SGD, $N={N}$"),
         Line2D([], [], color="k", **_STYLE["ode"], label=r"ODE from the run's $M(0)$"),
     ]
-    ax.legend(handles=handles, loc="best", fontsize="small")
+
+
+def _dynamics_legend(ax, N: int) -> None:
+    ax.legend(handles=_dynamics_handles(N), loc="best", fontsize="small")
 
 
 def _positive_alpha(ds: xr.Dataset) -> xr.Dataset:
@@ -102,7 +106,6 @@ def plot_polar_factor(ds: xr.Dataset, seed: int | None = None) -> Figure:
     ax.set_xlabel(r"$\alpha$")
     ax.set_ylabel(r"$C_{kr}$, $C = M\,(M^\top M)^{-1/2}$")
     ax.set_title(f"polar factor entries (seed {seed})")
-    _dynamics_legend(ax, N)
     floor = 1e-16
     for i, s in enumerate(d.seed.values):
         for dyn in ("sgd", "ode"):
@@ -114,7 +117,7 @@ def plot_polar_factor(ds: xr.Dataset, seed: int | None = None) -> Figure:
     ax2.set_xlabel(r"$\alpha$")
     ax2.set_ylabel(r"$\|C(\alpha) - C(0)\|_F$")
     ax2.set_title("drift of the polar factor (colour = seed)")
-    _dynamics_legend(ax2, N)
+    fig.legend(handles=_dynamics_handles(N), loc="outside lower center", ncols=2, fontsize="small")
     for axis in (ax, ax2):
         axis.grid(alpha=0.3, which="both", lw=0.4)
     fig.suptitle(rf"Conserved polar factor: $p={p}$, $p^*={pstar}$, $\eta={float(ds.attrs['eta']):g}$")
@@ -172,6 +175,7 @@ def plot_eta_opt(summary: xr.Dataset) -> Figure:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(ps, [str(p) for p in ps])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(r"student width $p$")
     ax.set_ylabel(r"optimal learning rate $\eta_{\rm opt}$")
     ax.set_title(r"$\eta_{\rm opt}$ vs $p$ (ODE escape times)")
@@ -191,6 +195,7 @@ def plot_escape_at_eta_opt(summary: xr.Dataset) -> Figure:
                     capsize=3, color=f"C{i}", label=rf"$p^*={s}$")
     ax.set_xscale("log")
     ax.set_xticks(ps, [str(p) for p in ps])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylim(bottom=0)
     ax.set_xlabel(r"student width $p$")
     ax.set_ylabel(r"$\alpha_{\rm esc}$ at $\eta_{\rm opt}$ (mean $\pm$ sem)")

@@ -1,0 +1,24 @@
+# The quadsgd sweep: ODE escape times over (p, pstar, eta/p, seed), finite-N SGD curves,
+# implicit-bias trajectories, their summaries and the paper's figures.
+# Run: snakemake --cores 2   (or --profile profiles/default; --configfile config/paper.yaml)
+
+from snakemake.utils import min_version
+
+min_version("8.20")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/plot.smk"
+include: "workflow/rules/landscape.smk"
+include: "workflow/rules/empirical.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets,

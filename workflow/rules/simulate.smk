@@ -1,0 +1,76 @@
+"""Simulation jobs: each writes its own store (Snakemake deletes outputs before a job runs).
+
+params hold only what determines a job's numbers, so editing another config section (or the
+Dask settings and task size, read by the scripts from snakemake.config) reruns nothing here.
+"""
+
+
+rule simulate_ode:
+    """ODE escape times of one block of learning rates (all seeds) of one (p, pstar)."""
+    output:
+        directory("results/ode/p{p}_pstar{pstar}/part{part}.zarr"),
+    log:
+        "logs/simulate_ode/p{p}_pstar{pstar}_part{part}.log",
+    params:
+        grid=GRID,
+        escape_fraction=config["escape_fraction"],
+        points_per_job=config["jobs"]["points_per_job"],
+    threads: RES["simulate"]["threads"]
+    resources:
+        mem_mb=RES["simulate"]["mem_mb"],
+        runtime=RES["simulate"]["runtime"],
+    script:
+        "../scripts/simulate_ode.py"
+
+
+rule refine_eta_opt:
+    """Extra learning rates around the grid minimum of the mean escape time of one (p, pstar)."""
+    input:
+        ode_parts,
+    output:
+        directory("results/refine/p{p}_pstar{pstar}.zarr"),
+    log:
+        "logs/refine_eta_opt/p{p}_pstar{pstar}.log",
+    params:
+        grid=GRID,
+        escape_fraction=config["escape_fraction"],
+        refine=config["refine"],
+    threads: RES["refine"]["threads"]
+    resources:
+        mem_mb=RES["refine"]["mem_mb"],
+        runtime=RES["refine"]["runtime"],
+    script:
+        "../scripts/refine_eta_opt.py"
+
+
+rule simulate_sgd:
+    """Finite-N SGD runs and the ODE from each run's measured M(0) (Figures 1 and 4)."""
+    output:
+        directory("results/sgd/p{p}_pstar{pstar}_N{N}.zarr"),
+    log:
+        "logs/simulate_sgd/p{p}_pstar{pstar}_N{N}.log",
+    params:
+        sgd=SGD,
+        escape_fraction=config["escape_fraction"],
+    threads: RES["sgd"]["threads"]
+    resources:
+        mem_mb=RES["sgd"]["mem_mb"],
+        runtime=RES["sgd"]["runtime"],
+    script:
+        "../scripts/simulate_sgd.py"
+
+
+rule implicit_bias:
+    """ODE trajectories to the zero-error manifold and distances to predicted solutions (Figure 3)."""
+    output:
+        directory("results/implicit_bias.zarr"),
+    log:
+        "logs/implicit_bias.log",
+    params:
+        ib=config["implicit_bias"],
+    threads: RES["implicit_bias"]["threads"]
+    resources:
+        mem_mb=RES["implicit_bias"]["mem_mb"],
+        runtime=RES["implicit_bias"]["runtime"],
+    script:
+        "../scripts/implicit_bias.py"

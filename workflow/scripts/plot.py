@@ -1,0 +1,35 @@
+"""Snakemake adapter: draw one figure (params.figure) from one store, save it as PNG and PDF."""
+
+import logging
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from quadsgd.plots import sgd as plots  # noqa: E402
+from quadsgd.storage import open_store  # noqa: E402
+
+FIGURES = {
+    "sgd_vs_ode": plots.plot_sgd_vs_ode,
+    "polar_factor": plots.plot_polar_factor,
+    "escape_vs_eta": plots.plot_escape_vs_eta,
+    "eta_opt_vs_p": plots.plot_eta_opt,
+    "escape_at_eta_opt": plots.plot_escape_at_eta_opt,
+    "implicit_bias": plots.plot_implicit_bias,
+}
+
+
+def main(smk) -> None:
+    ds = open_store(smk.input[0]).load()
+    fig = FIGURES[smk.params.figure](ds)
+    fig.savefig(smk.output.png, dpi=150)
+    fig.savefig(smk.output.pdf)
+    log.info("wrote %s and %s", smk.output.png, smk.output.pdf)
+
+
+if __name__ == "__main__":
+    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - warnings, logging
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log = logging.getLogger("plot")
+    main(snakemake)  # noqa: F821

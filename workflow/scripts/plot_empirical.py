@@ -1,0 +1,34 @@
+"""Snakemake adapter: recovery-probability and population-decay figures."""
+
+import logging
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from quadsgd import empirical  # noqa: E402
+from quadsgd.plots.empirical import plot_population_decay, plot_recovery  # noqa: E402
+from quadsgd.storage import open_store  # noqa: E402
+
+
+def main(smk) -> None:
+    recovery = open_store(smk.input.recovery).load()
+    summaries = []
+    for case in recovery.case.values:
+        one = recovery.sel(case=case)
+        attrs = {**recovery.attrs, **{k: one[k].item() for k in ("d", "mstar", "m", "alpha_c_paper")}}
+        summaries.append(empirical.recovery_summary(one.drop_vars(["d", "mstar", "m", "alpha_c_paper"])
+                                                    .assign_attrs(attrs)))
+    fig = plot_recovery(summaries)
+    fig.savefig(smk.output.recovery_png, dpi=150)
+    fig.savefig(smk.output.recovery_pdf)
+    fig = plot_population_decay(open_store(smk.input.flow).load())
+    fig.savefig(smk.output.flow_png, dpi=150)
+    fig.savefig(smk.output.flow_pdf)
+
+
+if __name__ == "__main__":
+    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - warnings, logging
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    main(snakemake)  # noqa: F821

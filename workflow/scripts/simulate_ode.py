@@ -1,0 +1,36 @@
+"""Snakemake adapter: ODE escape times of one block of learning rates of one (p, pstar)."""
+
+import logging
+import sys
+
+import numpy as np
+
+from quadsgd import sweep
+from quadsgd.cluster import dask_client
+from quadsgd.storage import write_zarr_atomic
+
+
+def main(smk) -> None:
+    grid = smk.params.grid
+    p, pstar, part = int(smk.wildcards.p), int(smk.wildcards.pstar), int(smk.wildcards.part)
+    etas = sweep.eta_over_p_grid(grid["eta_over_p"]["min"], grid["eta_over_p"]["max"], grid["eta_over_p"]["num"])
+    block = sweep.eta_blocks(etas.size, grid["seeds"], smk.params.points_per_job)[part]
+    log.info("p=%d pstar=%d part %d: eta/p %s x %d seeds", p, pstar, part, etas[block], grid["seeds"])
+    with dask_client(smk.threads, **smk.config["dask"]) as client:
+        ds = sweep.ode_scan(
+            p, pstar, etas[block], np.arange(grid["seeds"]), grid["N"],
+            alpha=sweep.default_alpha_grid(grid["alpha_max"], grid["alpha_points"]),
+            escape_fraction=smk.params.escape_fraction,
+            points_per_task=smk.config["jobs"]["points_per_task"],
+            client=client,
+        )
+    ds.attrs.update(sweep.config_attrs({"grid": grid, "escape_fraction": smk.params.escape_fraction}), part=part)
+    log.info("status counts %s", sweep.status_counts(ds))
+    write_zarr_atomic(ds, smk.output[0])
+
+
+if __name__ == "__main__":
+    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - tqdm, warnings, logging
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log = logging.getLogger("simulate_ode")
+    main(snakemake)  # noqa: F821

@@ -1,0 +1,29 @@
+"""Snakemake adapter: finite-N SGD runs of one (p, pstar, N) and their matched ODEs."""
+
+import logging
+import sys
+
+import numpy as np
+
+from quadsgd import sweep
+from quadsgd.cluster import dask_client
+from quadsgd.storage import write_zarr_atomic
+
+
+def main(smk) -> None:
+    cfg = smk.params.sgd
+    p, pstar, N = int(smk.wildcards.p), int(smk.wildcards.pstar), int(smk.wildcards.N)
+    eta = cfg["eta_over_p"] * p
+    log.info("SGD p=%d pstar=%d N=%d eta=%g, %d seeds to alpha=%g", p, pstar, N, eta, cfg["seeds"], cfg["alpha_max"])
+    with dask_client(smk.threads, **smk.config["dask"]) as client:
+        ds = sweep.sgd_curves(p, pstar, N, eta, np.arange(cfg["seeds"]), alpha_max=cfg["alpha_max"],
+                              num=cfg["alpha_points"], escape_fraction=smk.params.escape_fraction, client=client)
+    log.info("status counts %s", sweep.status_counts(ds))
+    write_zarr_atomic(ds, smk.output[0])
+
+
+if __name__ == "__main__":
+    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - tqdm, warnings, logging
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log = logging.getLogger("simulate_sgd")
+    main(snakemake)  # noqa: F821
