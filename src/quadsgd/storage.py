@@ -96,7 +96,7 @@ VARIABLE_ATTRS: dict[str, dict[str, str]] = {
     "refine_eta_over_p": {"long_name": "eta / p of the refinement points", "units": "1"},
     "refine_alpha_escape_mean": {"long_name": "mean ODE escape time at the refinement points", "units": "1"},
     "refine_n_escaped": {"long_name": "seeds that escaped at the refinement points", "units": "1"},
-    "eta_opt_exponent": {"long_name": "fitted exponent a of eta_opt ~ c p^a (least squares in log-log)", "units": "1"},
+    "eta_opt_exponent": {"long_name": "fitted exponent a of eta_opt ~ c p^a (least squares in log-log, over p >= pstar)", "units": "1"},
     "eta_opt_exponent_se": {"long_name": "standard error of the fitted exponent", "units": "1"},
     "eta_opt_prefactor": {"long_name": "fitted prefactor c of eta_opt ~ c p^a", "units": "1"},
     "C": {"long_name": "polar factor C = M (M^T M)^(-1/2) of the student-teacher overlaps", "units": "1"},

@@ -408,7 +408,7 @@ def summarize(
     refinement's spacing) over ``(p, pstar)``; refinement
     points ``refine_eta_over_p``, ``refine_alpha_escape_mean``, ``refine_n_escaped`` over
     ``(p, pstar, refine)``; ``eta_opt_exponent`` (+ ``_se``, ``eta_opt_prefactor``) over
-    ``pstar``. Issues a :class:`GridWarning` for every ``(p, pstar)`` whose grid does not
+    ``pstar``, fitted over the widths ``p >= pstar``. Issues a :class:`GridWarning` for every ``(p, pstar)`` whose grid does not
     reach instability or whose optimum is at the grid's lower edge.
     """
     refined = dict(refined or {})
@@ -474,7 +474,10 @@ def summarize(
     out["refine_alpha_escape_mean"] = (("p", "pstar", "refine"), ref_mean)
     out["refine_n_escaped"] = (("p", "pstar", "refine"), ref_n)
     out = out.assign_coords(refine=np.arange(n_refine))
-    fits = [fit_power_law(ps, out["eta_opt"].sel(pstar=s).values) for s in pstars]
+    # The fit covers p >= p*, the regime the paper's scaling is about: for p < p* the student
+    # cannot reach zero error and "escape" ends on a different, higher-risk state.
+    fits = [fit_power_law([p for p in ps if p >= s], out["eta_opt"].sel(pstar=s, p=[p for p in ps if p >= s]).values)
+            for s in pstars]
     for key, name in (("exponent", "eta_opt_exponent"), ("exponent_se", "eta_opt_exponent_se"),
                       ("prefactor", "eta_opt_prefactor")):
         out[name] = ("pstar", np.array([f[key] for f in fits]))

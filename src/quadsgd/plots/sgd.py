@@ -160,15 +160,20 @@ def plot_escape_vs_eta(summary: xr.Dataset) -> Figure:
 
 
 def plot_eta_opt(summary: xr.Dataset) -> Figure:
-    """Figure 2b: ``eta_opt`` vs p on log-log axes per ``pstar``, with the fitted ``c p^a``."""
+    """Figure 2b: ``eta_opt`` vs p on log-log axes per ``pstar``, with the fitted ``c p^a``
+    (drawn over ``p >= pstar``, the widths it was fitted on; open markers for ``p < pstar``)."""
     fig = _new_figure(5.2, 4.2)
     ax = fig.subplots()
     ps = summary.p.values
-    pline = np.geomspace(ps.min(), ps.max(), 50)
     for i, s in enumerate(summary.pstar.values):
         d = summary.sel(pstar=s)
         a, se, c = (float(d[n]) for n in ("eta_opt_exponent", "eta_opt_exponent_se", "eta_opt_prefactor"))
-        ax.plot(ps, d["eta_opt"].values, ls="none", marker="o", color=f"C{i}", label=rf"$p^*={s}$")
+        over = ps >= s
+        ax.plot(ps[over], d["eta_opt"].values[over], ls="none", marker="o", color=f"C{i}", label=rf"$p^*={s}$")
+        if not over.all():
+            ax.plot(ps[~over], d["eta_opt"].values[~over], ls="none", marker="o", mfc="none", color=f"C{i}",
+                    label=rf"$p^*={s}$, $p<p^*$ (not fitted)")
+        pline = np.geomspace(max(ps.min(), s), ps.max(), 50)
         if np.isfinite(a):
             ax.plot(pline, c * pline**a, color=f"C{i}", lw=1,
                     label=rf"fit $\eta_{{\rm opt}} \propto p^{{{a:.2f} \pm {se:.2f}}}$")
