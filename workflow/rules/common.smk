@@ -106,6 +106,7 @@ def optional_targets(wildcards=None):
             "results/figures/landscape_counts_pstar{pstar}_N{N}.{ext}",
             pstar=land["pstar"], N=max(land["N"]), ext=["png", "pdf"],
         )
+        targets += expand("results/figures/landscape_dof_N{N}.{ext}", N=max(land["N"]), ext=["png", "pdf"])
     if config["empirical"]["enabled"]:
         targets += ["results/empirical.zarr", "results/empirical_population_flow.zarr"]
         targets += expand(

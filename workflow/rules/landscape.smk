@@ -30,3 +30,19 @@ rule plot_hessian_counts:
         runtime=RES["plot"]["runtime"],
     script:
         "../scripts/plot_landscape.py"
+
+
+rule plot_degrees_of_freedom:
+    output:
+        png="results/figures/landscape_dof_N{N}.png",
+        pdf="results/figures/landscape_dof_N{N}.pdf",
+    log:
+        "logs/plot/landscape_dof_N{N}.log",
+    params:
+        pstar=config["landscape"]["pstar"],
+    threads: RES["plot"]["threads"]
+    resources:
+        mem_mb=RES["plot"]["mem_mb"],
+        runtime=RES["plot"]["runtime"],
+    script:
+        "../scripts/plot_degrees_of_freedom.py"

@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from quadsgd import landscape
 
@@ -58,7 +59,7 @@ def plot_eigen_counts(ds: xr.Dataset, pstar: int, N: int) -> Figure:
     """
     sl = ds.sel(pstar=pstar, N=N)
     p = sl["p"].values
-    fig = _new_figure((15.0, 8.0))
+    fig = _new_figure((17.0, 8.0))
     axes = fig.subplots(2, 3).ravel()
     for ax, point in zip(axes, landscape.POINTS):
         for sign in landscape.SIGNS:
@@ -74,10 +75,12 @@ def plot_eigen_counts(ds: xr.Dataset, pstar: int, N: int) -> Figure:
             ax.plot(p, formula, color=color, ls="--" if dashed else "-", label=f"{sign} (formula)")
             ax.plot(p, numeric, color=color, marker=marker, ls="none", mfc="none", label=f"{sign} (numeric)")
         ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("student width $p$")
         ax.set_ylabel("number of Hessian eigenvalues")
         ax.set_title(f"{_POINT_TITLE[point]}, $p^*={pstar}$, $N={N}$", fontsize="medium")
-        ax.legend(fontsize="x-small")
+        # Outside the axes: the count curves span the whole panel.
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
     ax = axes[len(landscape.POINTS)]
     neg = sl["count_numeric"].sel(point="plateau", sign="negative").values.astype(float)
@@ -89,6 +92,7 @@ def plot_eigen_counts(ds: xr.Dataset, pstar: int, N: int) -> Figure:
         pc = np.linspace(admissible.min(), admissible.max(), 200)
         ax.plot(pc, 2.0 * pstar / (2.0 * N - pc - 2.0 * pstar - 1.0), "k-", label=r"$2p^*/(2N-p-2p^*-1)$")
         ax.axhline(pstar / N, color="0.5", ls=":", label=r"$p^*/N$")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("student width $p$")
     ax.set_ylabel(r"plateau ratio $n_-/n_0$")
     ax.set_title("plateau: negative / null eigenvalues", fontsize="medium")
