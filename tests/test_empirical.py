@@ -236,8 +236,10 @@ def test_recovery_threshold_d8_near_paper() -> None:
 
 @pytest.mark.slow
 def test_recovered_fraction_stable_under_100x_time_budget() -> None:
+    """d=8, m*=1 near threshold, 40 seeds: recovered fractions at t_max = 1e8 and 1e10 differ by
+    at most 0.1 at every alpha (1e4 -> 1e6 is not stable, see docs/empirical.md)."""
     alphas = np.array([12, 14, 16, 18]) / 8
-    a = em.recovery_sweep(8, 1, alphas, np.arange(40), t_max=1e4, n_jobs=2)
-    b = em.recovery_sweep(8, 1, alphas, np.arange(40), t_max=1e6, n_jobs=2)
+    a = em.recovery_sweep(8, 1, alphas, np.arange(40), t_max=1e8, n_jobs=2)
+    b = em.recovery_sweep(8, 1, alphas, np.arange(40), t_max=1e10, n_jobs=2)
     diff = np.abs(a["recovered"].mean("seed") - b["recovered"].mean("seed"))
     assert float(diff.max()) <= 0.1

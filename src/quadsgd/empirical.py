@@ -283,7 +283,7 @@ def gradient_flow(
     X: Array,
     y: Array,
     A_star: Array,
-    t_max: float = 1e4,
+    t_max: float = 1e8,
     *,
     n_eval: int = 60,
     method: str = "LSODA",
@@ -382,10 +382,10 @@ class SDPResult:
     gap : ``max tr(P_perp A) / tr(A*)`` over the feasible PSD set (``inf`` if unbounded,
         ``nan`` if not computed). range_injective : the measurements determine a matrix
         supported on range(A*). A_witness : (d, d) maximizer (``A*`` if not computed).
-    status : solver status or a short reason; ``"undecided"`` when ``gap >= tol`` but the
-        witness is not feasible enough to certify it (``unique`` is then False).
-    violation : infeasibility of the witness, ``max(-lambda_min(A), max_mu |x^T A x - y| /
-        |x|^2) / tr(A*)``, on the scale of ``gap``.
+    status : solver status or a short reason; ``"undecided"`` when neither the dual bound
+        nor the primal gap settles it (``unique`` is then False).
+    gap_upper : rigorous upper bound on the normalized gap from the solver's dual variables
+        (weak duality, exact eigenvalue correction); ``unique`` is True only if it is < tol.
     """
 
     unique: bool
@@ -393,7 +393,7 @@ class SDPResult:
     range_injective: bool
     A_witness: Array
     status: str
-    violation: float = 0.0
+    gap_upper: float = float("inf")
 
 
 def sdp_uniqueness(
@@ -420,10 +420,11 @@ def sdp_uniqueness(
     Parameters
     ----------
     X : (n, d). y : (n,). A_star : (d, d).
-    tol : threshold on the normalized gap ``max tr(P_perp A) / tr(A*)``. Unique instances
-        give gaps of 1e-9..1e-5 (solver accuracy, Slater fails there), non-unique ones
-        >~1e-3 (measured distribution in ``docs/empirical.md``).
-    solver : first cvxpy solver; SCS (eps 1e-10) is tried if it fails.
+    tol : threshold on the normalized gap ``max tr(P_perp A) / tr(A*)``: unique iff the dual
+        upper bound is below it, non-unique iff the primal gap is above it (measured gaps of
+        non-unique instances are >~ 1e-3, see ``docs/empirical.md``).
+    solver : first cvxpy solver; SCS (eps 1e-9, at most 2e4 iterations) is tried if it fails
+        or returns an inaccurate gap within a factor 100 of ``tol``.
     """
     import cvxpy as cp
 
@@ -446,11 +447,32 @@ def sdp_uniqueness(
     # unit-norm constraint rows: without this Clarabel stalls at gaps ~1e-5 on unique instances
     scale = np.linalg.norm(M, axis=1)
     A = cp.Variable((d, d), PSD=True)
-    prob = cp.Problem(cp.Maximize(cp.trace(P_perp @ A)), [(M / scale[:, None]) @ cp.vec(A, order="C") == y / scale])
-    # Unique instances violate Slater (the feasible set is a point), so the interior-point
-    # solver may fail or stop at an inaccurate gap near ``tol``; SCS at tight eps then decides.
-    status, gap = "solver error", float("nan")
-    for name, opts in ((solver, {}), ("SCS", {"eps": 1e-10, "max_iters": 200_000})):
+    fit = (M / scale[:, None]) @ cp.vec(A, order="C") == y / scale
+    prob = cp.Problem(cp.Maximize(cp.trace(P_perp @ A)), [fit])
+    tr_star = float(np.trace(A_star))
+    # tr A <= sum(y) / lambda_min(sum_mu x x^T) on F: turns an approximate dual into a bound
+    c_min = float(np.linalg.eigvalsh(X.T @ X)[0])
+    tr_bound = float(y.sum()) / c_min if c_min > 1e-12 * float(np.sum(X * X)) else float("inf")
+
+    def dual_bound(lam: Array | None) -> float:
+        # weak duality: if sum_mu l_mu X_mu / s_mu >= P_perp - delta I then for every A in F
+        # tr(P_perp A) <= l . (y / s) + delta tr(A); valid for any l, so both signs are tried
+        if lam is None:
+            return float("inf")
+        best = float("inf")
+        for sign in (1.0, -1.0):
+            lv = sign * np.asarray(lam, dtype=float).ravel()
+            Z = ((lv / scale) @ M).reshape(d, d) - P_perp
+            delta = max(0.0, -float(np.linalg.eigvalsh((Z + Z.T) / 2)[0]))
+            extra = delta * tr_bound if delta > 0 else 0.0
+            best = min(best, (float(lv @ (y / scale)) + extra) / tr_star)
+        return best
+
+    # Unique instances violate Slater (the feasible set is a point): the interior-point solver
+    # may fail or stop inaccurate. A verdict needs either the dual bound below ``tol``
+    # (rigorous) or an accurate primal gap above it; otherwise SCS is tried.
+    status, gap, upper = "solver error", float("nan"), float("inf")
+    for name, opts in ((solver, {}), ("SCS", {"eps": 1e-9, "max_iters": 20_000})):
         try:
             with warnings.catch_warnings():
                 # an inaccurate solve is reported through ``status``
@@ -461,20 +483,20 @@ def sdp_uniqueness(
         status = str(prob.status)
         if status in (cp.UNBOUNDED, cp.UNBOUNDED_INACCURATE):
             return SDPResult(False, float("inf"), True, A_star.copy(), status)
-        if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and A.value is not None:
-            gap = float(prob.value) / float(np.trace(A_star))
-            if status == cp.OPTIMAL or not 1e-2 * tol < gap < 1e2 * tol:
-                break
+        if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or A.value is None:
+            continue
+        gap = float(prob.value) / tr_star
+        upper = min(upper, dual_bound(fit.dual_value))
+        if upper < tol or (status == cp.OPTIMAL and gap >= tol):
+            break
     if np.isnan(gap):
-        return SDPResult(False, gap, True, A_star.copy(), status)
+        return SDPResult(False, gap, True, A_star.copy(), status, upper)
     Aw = np.asarray(A.value)
-    Aw = (Aw + Aw.T) / 2
-    res = np.abs(np.einsum("ni,ij,nj->n", X, Aw, X) - y) / np.einsum("ni,ni->n", X, X)
-    violation = max(0.0, -float(np.linalg.eigvalsh(Aw)[0]), float(res.max())) / float(np.trace(A_star))
-    if gap >= tol and violation > 0.1 * gap:
-        # an inaccurate solve drifted out of the feasible set: no certificate either way
-        return SDPResult(False, gap, True, Aw, "undecided", violation)
-    return SDPResult(bool(gap < tol), gap, True, Aw, status, violation)
+    if upper < tol:
+        return SDPResult(True, gap, True, Aw, status, upper)
+    if gap >= tol:
+        return SDPResult(False, gap, True, Aw, status, upper)
+    return SDPResult(False, gap, True, Aw, "undecided", upper)
 
 
 # --------------------------------------------------------------------------------------
@@ -501,7 +523,10 @@ def _one_instance(args: tuple[Any, ...]) -> tuple[bool, float, float, float, boo
     sres = sdp_uniqueness(inst.X, inst.y, inst.A_star, tol=sdp_tol)
     rel = float(_rel_error(sres.A_witness, inst.A_star)) if np.isfinite(sres.gap) else float("nan")
     train = float(training_error(sres.A_witness, inst.X, inst.y))
-    ok = not ((np.isnan(sres.gap) and sres.range_injective) or sres.status == "undecided")
+    # a non-uniqueness verdict from an inaccurate solve is not certified
+    ok = sres.status not in ("undecided", "solver error") and not (
+        (np.isnan(sres.gap) and sres.range_injective) or (not sres.unique and sres.status == "optimal_inaccurate")
+    )
     return sres.unique, rel, train, time.perf_counter() - t0, ok, sres.gap
 
 
@@ -559,7 +584,7 @@ def recovery_sweep(
             "recovered": (("alpha", "seed"), arr[..., 0].astype(bool), {"units": "1", "description": f"teacher recovered ({crit})"}),
             "rel_error": (("alpha", "seed"), arr[..., 1], {"units": "1", "description": "|A - A*|_F / |A*|_F at the end (SDP: of the witness)"}),
             "train_loss_final": (("alpha", "seed"), arr[..., 2] / 2, {"units": "1", "description": "empirical loss L_n = E_n/2 = (1/4n) sum (x^T A x - y)^2 (eq. 2) at the end"}),
-            "solver_ok": (("alpha", "seed"), arr[..., 4].astype(bool), {"units": "1", "description": "flow: ODE solver success; SDP: solved and verdict certified (not undecided)"}),
+            "solver_ok": (("alpha", "seed"), arr[..., 4].astype(bool), {"units": "1", "description": "flow: ODE solver success; SDP: verdict certified (dual bound < tol, or accurate primal gap >= tol)"}),
             "wall_time": (("alpha", "seed"), arr[..., 3], {"units": "s", "description": "wall-clock time of the instance"}),
             "sdp_gap": (("alpha", "seed"), arr[..., 5], {"units": "1", "description": "SDP: max tr(P_perp A)/tr(A*) over PSD fits (NaN for the flow or if not solved)"}),
         },
@@ -589,13 +614,15 @@ def _first_crossing(x: Array, p: Array, level: float = 0.5) -> float:
     return float(x0 + (level - p0) * (x1 - x0) / (p1 - p0))
 
 
-def recovery_summary(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0) -> xr.Dataset:
+def recovery_summary(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0, onset_level: float = 0.1) -> xr.Dataset:
     """Recovery probability per alpha and the alpha where it first crosses 1/2.
 
-    The x-axis is the realized ``n/d`` (not the requested alpha). ``p_recover_err`` and
-    ``alpha_threshold_err`` are bootstrap standard deviations (seeds resampled independently
-    at each alpha, since instances are independent); ``alpha_threshold`` is linearly
+    The x-axis is the realized ``n/d`` (not the requested alpha). ``p_recover_err`` and the
+    ``*_err`` of the crossings are bootstrap standard deviations (seeds resampled
+    independently at each alpha, since instances are independent); crossings are linearly
     interpolated between the grid points bracketing the first crossing (NaN if none).
+    ``alpha_onset`` is the first crossing of ``onset_level``: Thm. 3.1 of the paper claims
+    only P(recovery) > 0 above ``alpha_c``, which the 1/2 crossing need not track.
     """
     rec = ds["recovered"].values.astype(float)
     x = ds["n"].values / ds.attrs["d"]
@@ -606,22 +633,30 @@ def recovery_summary(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0) -> xr.Da
     S = rec.shape[1]
     idx = gen.integers(0, S, size=(n_boot, rec.shape[0], S))
     pb = np.take_along_axis(np.broadcast_to(rec, (n_boot, *rec.shape)), idx, axis=2).mean(axis=2)
-    thr_b = np.array([_first_crossing(x, pb[b]) for b in range(n_boot)])
-    ok = np.isfinite(thr_b)
-    thr_err = float(np.std(thr_b[ok], ddof=1)) if ok.sum() > 1 else float("nan")
+
+    def crossing(level: float) -> tuple[float, float, float]:
+        boot = np.array([_first_crossing(x, pb[b], level) for b in range(n_boot)])
+        ok = np.isfinite(boot)
+        err = float(np.std(boot[ok], ddof=1)) if ok.sum() > 1 else float("nan")
+        return _first_crossing(x, p, level), err, float(ok.mean())
+
+    half, half_err, half_def = crossing(0.5)
+    onset, onset_err, _ = crossing(onset_level)
     d, mstar = int(ds.attrs["d"]), int(ds.attrs["mstar"])
     return xr.Dataset(
         {
             "p_recover": ("alpha", p, {"units": "1", "description": "fraction of seeds recovering the teacher"}),
             "p_recover_err": ("alpha", pb.std(axis=0, ddof=1), {"units": "1", "description": "bootstrap std of p_recover"}),
-            "alpha_threshold": ((), _first_crossing(x, p), {"units": "1", "description": "n/d where p_recover first crosses 1/2 (linear interpolation)"}),
-            "alpha_threshold_err": ((), thr_err, {"units": "1", "description": "bootstrap std of alpha_threshold"}),
-            "alpha_threshold_boot_defined": ((), float(ok.mean()), {"units": "1", "description": "fraction of bootstrap replicates with a crossing"}),
+            "alpha_threshold": ((), half, {"units": "1", "description": "n/d where p_recover first crosses 1/2 (linear interpolation)"}),
+            "alpha_threshold_err": ((), half_err, {"units": "1", "description": "bootstrap std of alpha_threshold"}),
+            "alpha_threshold_boot_defined": ((), half_def, {"units": "1", "description": "fraction of bootstrap replicates with a crossing"}),
+            "alpha_onset": ((), onset, {"units": "1", "description": f"n/d where p_recover first crosses {onset_level}"}),
+            "alpha_onset_err": ((), onset_err, {"units": "1", "description": "bootstrap std of alpha_onset"}),
             "alpha_c_paper": ((), alpha_c_paper(d, mstar), {"units": "1", "description": "paper eq. (13): n_c/d = (m*+1) - m*(m*+1)/(2d)"}),
             "alpha_c_limit": ((), float(mstar + 1) if mstar < d else float("nan"), {"units": "1", "description": "paper eq. (14): alpha_c = m*+1 (d -> inf)"}),
         },
         coords={"alpha": ("alpha", x, {"units": "1", "description": "realized n/d"}), "n": ("alpha", ds["n"].values[order], {"units": "1", "description": "samples"})},
-        attrs={k: ds.attrs[k] for k in ("d", "mstar", "m", "method", "teacher")} | {"n_seeds": S, "n_boot": n_boot},
+        attrs={k: ds.attrs[k] for k in ("d", "mstar", "m", "method", "teacher")} | {"n_seeds": S, "n_boot": n_boot, "onset_level": onset_level},
     )
 
 
@@ -633,7 +668,7 @@ def flow_curves_dataset(
     m: int | None = None,
     *,
     teacher: Teacher = "gaussian",
-    t_max: float = 1e6,
+    t_max: float = 1e8,
     n_eval: int = 60,
 ) -> xr.Dataset:
     """Training and generalization error along the empirical flow (the paper's Fig. 3).
