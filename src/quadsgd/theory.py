@@ -128,7 +128,7 @@ def _risk1(Q, M, T):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _rhs1(Q, M, T, eta, dQ, dM, work):  # pragma: no cover - compiled
+def _rhs1(Q, M, T, eta, dQ, dM, wpp, wps):  # pragma: no cover - compiled
     """dQ/dalpha, dM/dalpha of PHYSICS.md section 3 for one instance.
 
     ``Q`` and ``T`` are taken as symmetric (only their products are used, not a check) and
@@ -136,20 +136,18 @@ def _rhs1(Q, M, T, eta, dQ, dM, work):  # pragma: no cover - compiled
     The two (p x p) products ``QQ`` and ``Q QQ`` are the only O(p^3) work; ``X Q`` enters only
     as ``X Q + Q X = M (Q M)^T + (Q M) M^T``, which costs O(p^2 p*) instead.
 
-    ``work`` is flat scratch of size :func:`_rhs_work_size`; passing it in keeps the
-    integrator's inner loop free of allocations, and reshaping contiguous pieces of it gives
-    C-ordered matrices, which the compiled products need to vectorize.
+    ``wpp`` (4, p, p) and ``wps`` (2, p, pstar) are scratch: passing them in keeps the
+    integrator's inner loop free of allocations, and their leading-index slices are C-ordered
+    matrices, which the compiled products need to vectorize.
     """
     p = Q.shape[0]
     s = T.shape[0]
-    pp = p * p
-    ps = p * s
-    QQ = work[:pp].reshape(p, p)
-    QQQ = work[pp:2 * pp].reshape(p, p)
-    X = work[2 * pp:3 * pp].reshape(p, p)
-    MTMt = work[3 * pp:4 * pp].reshape(p, p)
-    MT = work[4 * pp:4 * pp + ps].reshape(p, s)
-    QM = work[4 * pp + ps:4 * pp + 2 * ps].reshape(p, s)
+    QQ = wpp[0]
+    QQQ = wpp[1]
+    X = wpp[2]
+    MTMt = wpp[3]
+    MT = wps[0]
+    QM = wps[1]
     _mm(Q, Q, QQ)
     _mirror_upper(QQ)
     _mm(Q, QQ, QQQ)
@@ -198,15 +196,13 @@ def _risk_batch(Q, M, T, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _rhs_work_size(p, s):  # pragma: no cover - compiled
-    return 4 * p * p + 2 * p * s
-
-
-@njit(cache=True)
 def _rhs_batch(Q, M, T, eta, dQ, dM):  # pragma: no cover - compiled
-    work = np.empty(_rhs_work_size(Q.shape[1], T.shape[1]))
+    p = Q.shape[1]
+    s = T.shape[1]
+    wpp = np.empty((4, p, p))
+    wps = np.empty((2, p, s))
     for b in range(Q.shape[0]):
-        _rhs1(Q[b], M[b], T[b], eta[b], dQ[b], dM[b], work)
+        _rhs1(Q[b], M[b], T[b], eta[b], dQ[b], dM[b], wpp, wps)
 
 
 # ----------------------------------------------------------------------- public API
