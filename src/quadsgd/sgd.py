@@ -56,7 +56,7 @@ def sample_grid(alpha: NDArray[np.float64], N: int) -> NDArray[np.int64]:
 
 
 # ------------------------------------------------------------------- weight space
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _weights_block(W, X, pstar, c, stop):  # pragma: no cover - compiled
     """Apply the SGD steps of the samples in ``X`` (B, N) to ``W`` (p, N) in place.
 
@@ -114,7 +114,7 @@ def _run_weights(p, pstar, eta, N, seed, t_grid, out_Q, out_M):
 
 
 # --------------------------------------------------------------------- Gram chain
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gram_block(Q, M, T, Z, chi, eta, N):  # pragma: no cover - compiled
     """Advance the Gram chain by the samples of ``Z`` (B, n) and ``chi`` (B,) in place."""
     p = Q.shape[0]
