@@ -51,8 +51,8 @@ def dask_client(
     kind : ``"local"`` (a ``LocalCluster``) or ``"slurm"`` (``dask_jobqueue.SLURMCluster`` with
         ``threads`` single-core jobs; needs the ``slurm`` extra).
     processes : worker processes (default) or threads of this process. The compiled ODE and SGD
-        kernels release the GIL, so threads run them in parallel and start in a fraction of the
-        time of processes (results/summary.zarr of the default sweep: 78 s instead of 214 s back to back on a loaded machine, identical numbers); but the
+        kernels release the GIL, so threads run them in parallel without the worker processes'
+        start-up (identical numbers; docs/performance.md has the measured effect); but the
         environment pinning does not reach threads, so BLAS may add threads of its own
         (weight-space SGD uses BLAS; the ODE and the Gram chain do not).
     local_directory : scratch space of the workers; default ``$TMPDIR`` (or the system temp dir).

@@ -9,6 +9,7 @@ leaves a store that looks finished.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import shutil
 import uuid
@@ -199,21 +200,58 @@ def write_zarr_atomic(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     replaced. A failure leaves ``path`` as it was and removes the temporary directory.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        _swap_into_place(tmp, target)
+    except OSError as err:  # disk full, read-only or not-a-directory paths: name the store
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = err.strerror or str(err) or type(err).__name__
+        raise OSError(err.errno, f"{reason}; could not write the zarr store", str(target)) from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _swap_into_place(tmp: Path, target: Path, attempts: int = 20) -> None:
+    """Rename the finished store ``tmp`` to ``target``, moving an existing store aside first.
+
+    Two writers racing for the same ``target`` can see each other's renames (the target
+    vanishing or reappearing between two steps); each retries, so one complete store wins and
+    neither leaves a mixture: a zarr directory is only ever renamed whole.
+    """
+    for _ in range(attempts):
+        old = None
+        if target.exists() or target.is_symlink():
+            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+            try:
+                os.replace(target, old)
+            except FileNotFoundError:  # another writer moved it aside first
+                continue
+        try:
+            os.replace(tmp, target)
+        except OSError as err:
+            if old is not None:  # put the previous store back unless another writer's is there
+                try:
+                    os.replace(old, target)
+                except OSError:
+                    _remove(old)
+            if err.errno in (errno.ENOTEMPTY, errno.EEXIST):  # another writer's store arrived
+                continue
+            raise
+        if old is not None:
+            _remove(old)
+        return
+    raise OSError(errno.EBUSY, f"gave up replacing {target}: other writers kept replacing it", str(target))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def open_store(path: str | os.PathLike[str], required: Sequence[str] = ()) -> xr.Dataset:

@@ -2,7 +2,7 @@
 
 from snakemake.utils import validate
 
-from quadsgd.sweep import eta_blocks
+from quadsgd.sweep import check_results_fingerprint, default_alpha_grid, eta_blocks
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -16,6 +16,13 @@ def _check_config(cfg):
             f"config key grid.eta_over_p: min ({grid['eta_over_p']['min']}) must be below max "
             f"({grid['eta_over_p']['max']})"
         )
+    for section in ("grid", "implicit_bias"):  # recording grids 0, 0.01, ..., alpha_max must increase
+        try:
+            default_alpha_grid(cfg[section]["alpha_max"], cfg[section]["alpha_points"])
+        except ValueError as err:
+            raise ValueError(
+                f"config key {section}.alpha_max / {section}.alpha_points: no increasing alpha grid ({err})"
+            ) from None
     for section, ps, pss, Ns in (
         ("grid", grid["p"], grid["pstar"], [grid["N"]]),
         ("sgd", cfg["sgd"]["p"], cfg["sgd"]["pstar"], cfg["sgd"]["N"]),
@@ -28,6 +35,15 @@ def _check_config(cfg):
 
 
 _check_config(config)
+
+# One results/ directory holds the stores of one configuration: refuse (before any job runs) a
+# directory filled under another one, and record ours once this run starts computing.
+check_results_fingerprint(config, "results")
+
+
+onstart:
+    check_results_fingerprint(config, "results", record=True)
+
 
 GRID = config["grid"]
 SGD = config["sgd"]

@@ -7,7 +7,7 @@ import xarray as xr
 
 from quadsgd import sweep
 from quadsgd.cluster import dask_client
-from quadsgd.storage import open_store, write_zarr_atomic
+from quadsgd.storage import StoreError, open_store, write_zarr_atomic
 
 
 def main(smk) -> None:
@@ -38,4 +38,9 @@ if __name__ == "__main__":
     sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - tqdm, warnings, logging
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     log = logging.getLogger("refine_eta_opt")
-    main(snakemake)  # noqa: F821
+    try:
+        main(snakemake)  # noqa: F821
+    except StoreError as err:  # a missing or corrupted input store: one line naming it, no traceback
+        log.error("StoreError: %s", err)
+        print(f"StoreError (refine_eta_opt): {err}", file=sys.__stderr__)
+        sys.exit(1)
