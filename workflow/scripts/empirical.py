@@ -14,14 +14,33 @@ from quadsgd.sweep import config_attrs
 CASE_ATTRS = ("d", "mstar", "m", "alpha_c_paper")
 
 
+#: Summary variables (quadsgd.empirical.recovery_summary) stored beside the per-seed results.
+SUMMARY_VARS = ("p_recover", "p_recover_err", "alpha_threshold", "alpha_threshold_err", "alpha_onset",
+                "alpha_onset_err", "alpha_c_limit")
+
+
+def with_summary(ds: xr.Dataset) -> xr.Dataset:
+    """Add the bootstrap summary; its alpha axis is the realized n/d, so it is matched by n."""
+    summary = empirical.recovery_summary(ds)
+    by_n = summary.set_coords("n").swap_dims(alpha="n").drop_vars("alpha").sel(n=ds["n"].values)
+    for name in SUMMARY_VARS:
+        var = by_n[name]
+        ds[name] = (("alpha",) if "n" in var.dims else (), var.values, var.attrs)
+    return ds
+
+
 def main(smk) -> None:
     cfg = smk.params.empirical
     cases = []
     for d in cfg["d"]:
         for mstar in cfg["mstar"]:
-            log.info("recovery sweep d=%d m*=%d, alphas %s, %d seeds", d, mstar, cfg["alphas"], cfg["seeds"])
-            ds = empirical.recovery_sweep(d, mstar, cfg["alphas"], np.arange(cfg["seeds"]), n_jobs=smk.threads)
-            log.info("recovered fraction per alpha %s", ds["recovered"].mean("seed").values)
+            log.info("recovery sweep (%s) d=%d m*=%d, alphas %s, %d seeds", cfg["method"], d, mstar, cfg["alphas"],
+                     cfg["seeds"])
+            ds = empirical.recovery_sweep(d, mstar, cfg["alphas"], np.arange(cfg["seeds"]),
+                                           method=cfg["method"], n_jobs=smk.threads)
+            ds = with_summary(ds)
+            log.info("p_recover per alpha %s; alpha_threshold %.3f +- %.3f (paper %.3f)", ds["p_recover"].values,
+                     float(ds["alpha_threshold"]), float(ds["alpha_threshold_err"]), float(ds.attrs["alpha_c_paper"]))
             case_coords = {k: ("case", [ds.attrs[k]]) for k in CASE_ATTRS}
             cases.append(ds.expand_dims(case=1).assign_coords(case_coords))
     shared = {k: v for k, v in cases[0].attrs.items() if k not in CASE_ATTRS}
