@@ -48,6 +48,8 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
+from quadsgd.theory import plateau_norm
+
 __all__ = [
     "POINTS",
     "SIGNS",
@@ -544,7 +546,7 @@ def plateau(p: int, pstar: int, N: int, seed: Seed = None) -> Pair:
         raise ValueError(f"plateau needs p + pstar <= N, got p={p}, pstar={pstar}, N={N}")
     rng_t, rng_s = _rngs(seed)
     Wstar = math.sqrt(N) * _orthonormal_rows(rng_t, pstar, N)
-    W = math.sqrt(N * p / (p + 2.0)) * _orthonormal_rows(rng_s, p, N, avoid=Wstar / math.sqrt(N))
+    W = math.sqrt(N * plateau_norm(p)) * _orthonormal_rows(rng_s, p, N, avoid=Wstar / math.sqrt(N))
     return W, Wstar
 
 
