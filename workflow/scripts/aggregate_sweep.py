@@ -1,10 +1,12 @@
 """Snakemake adapter: combine the per-job ODE stores into results/sweep.zarr."""
 
 import logging
-import sys
 
 from quadsgd import sweep
-from quadsgd.storage import StoreError, open_store, write_zarr_atomic
+from quadsgd.storage import open_store, write_zarr_atomic
+from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
+
+log = logging.getLogger("aggregate_sweep")
 
 
 def main(smk) -> None:
@@ -15,12 +17,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - warnings, logging
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    log = logging.getLogger("aggregate_sweep")
-    try:
-        main(snakemake)  # noqa: F821
-    except StoreError as err:  # a missing or corrupted input store: one line naming it, no traceback
-        log.error("StoreError: %s", err)
-        print(f"StoreError (aggregate_sweep): {err}", file=sys.__stderr__)
-        sys.exit(1)
+    run(main, snakemake, "aggregate_sweep")  # noqa: F821

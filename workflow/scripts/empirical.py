@@ -1,7 +1,6 @@
 """Snakemake adapter: teacher recovery vs alpha = n/d per (d, m*) and the population flow."""
 
 import logging
-import sys
 
 import numpy as np
 import xarray as xr
@@ -9,6 +8,9 @@ import xarray as xr
 from quadsgd import empirical
 from quadsgd.storage import write_zarr_atomic
 from quadsgd.sweep import config_attrs
+from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
+
+log = logging.getLogger("empirical")
 
 #: Per-case attributes of a recovery sweep, kept as case coordinates in the combined store.
 CASE_ATTRS = ("d", "mstar", "m", "alpha_c_paper")
@@ -54,7 +56,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - warnings, logging
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    log = logging.getLogger("empirical")
-    main(snakemake)  # noqa: F821
+    run(main, snakemake, "empirical")  # noqa: F821

@@ -1,11 +1,13 @@
 """Snakemake adapter: Hessian eigenvalue counts at the critical points into results/hessian.zarr."""
 
 import logging
-import sys
 
 from quadsgd import landscape
 from quadsgd.storage import write_zarr_atomic
 from quadsgd.sweep import config_attrs
+from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
+
+log = logging.getLogger("hessian_counts")
 
 
 def main(smk) -> None:
@@ -17,7 +19,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - warnings, logging
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    log = logging.getLogger("hessian_counts")
-    main(snakemake)  # noqa: F821
+    run(main, snakemake, "hessian_counts")  # noqa: F821

@@ -1,7 +1,6 @@
 """Snakemake adapter: draw one figure (params.figure) from one store, save it as PNG and PDF."""
 
 import logging
-import sys
 
 import matplotlib
 
@@ -9,6 +8,9 @@ matplotlib.use("Agg")
 
 from quadsgd.plots import sgd as plots  # noqa: E402
 from quadsgd.storage import open_store  # noqa: E402
+from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
+
+log = logging.getLogger("plot")
 
 FIGURES = {
     "sgd_vs_ode": plots.plot_sgd_vs_ode,
@@ -29,7 +31,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - warnings, logging
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    log = logging.getLogger("plot")
-    main(snakemake)  # noqa: F821
+    run(main, snakemake, "plot")  # noqa: F821

@@ -1,13 +1,11 @@
 """Snakemake adapter: degrees of freedom of W^T W and the manifold dimension vs p (Figure 6)."""
 
-import logging
-import sys
-
 import matplotlib
 
 matplotlib.use("Agg")
 
 from quadsgd.plots.landscape import plot_degrees_of_freedom  # noqa: E402
+from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 
 def main(smk) -> None:
@@ -19,6 +17,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - warnings, logging
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    main(snakemake)  # noqa: F821
+    run(main, snakemake, "plot_degrees_of_freedom")  # noqa: F821

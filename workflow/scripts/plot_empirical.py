@@ -1,8 +1,5 @@
 """Snakemake adapter: recovery-probability and population-decay figures."""
 
-import logging
-import sys
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,6 +7,7 @@ matplotlib.use("Agg")
 from quadsgd import empirical  # noqa: E402
 from quadsgd.plots.empirical import plot_population_decay, plot_recovery  # noqa: E402
 from quadsgd.storage import open_store  # noqa: E402
+from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 
 def main(smk) -> None:
@@ -29,6 +27,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - warnings, logging
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    main(snakemake)  # noqa: F821
+    run(main, snakemake, "plot_empirical")  # noqa: F821

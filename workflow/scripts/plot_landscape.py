@@ -1,14 +1,12 @@
 """Snakemake adapter: Hessian eigenvalue-count figure for one (pstar, N)."""
 
-import logging
-import sys
-
 import matplotlib
 
 matplotlib.use("Agg")
 
 from quadsgd.plots.landscape import plot_eigen_counts  # noqa: E402
 from quadsgd.storage import open_store  # noqa: E402
+from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 
 def main(smk) -> None:
@@ -19,6 +17,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - warnings, logging
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    main(snakemake)  # noqa: F821
+    run(main, snakemake, "plot_landscape")  # noqa: F821

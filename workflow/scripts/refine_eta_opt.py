@@ -1,13 +1,15 @@
 """Snakemake adapter: refine eta_opt of one (p, pstar) around the minimum of its grid scan."""
 
 import logging
-import sys
 
 import xarray as xr
 
 from quadsgd import sweep
 from quadsgd.cluster import dask_client
-from quadsgd.storage import StoreError, open_store, write_zarr_atomic
+from quadsgd.storage import open_store, write_zarr_atomic
+from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
+
+log = logging.getLogger("refine_eta_opt")
 
 
 def main(smk) -> None:
@@ -35,12 +37,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - tqdm, warnings, logging
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    log = logging.getLogger("refine_eta_opt")
-    try:
-        main(snakemake)  # noqa: F821
-    except StoreError as err:  # a missing or corrupted input store: one line naming it, no traceback
-        log.error("StoreError: %s", err)
-        print(f"StoreError (refine_eta_opt): {err}", file=sys.__stderr__)
-        sys.exit(1)
+    run(main, snakemake, "refine_eta_opt")  # noqa: F821

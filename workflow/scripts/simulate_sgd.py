@@ -1,13 +1,15 @@
 """Snakemake adapter: finite-N SGD runs of one (p, pstar, N) and their matched ODEs."""
 
 import logging
-import sys
 
 import numpy as np
 
 from quadsgd import sweep
 from quadsgd.cluster import dask_client
 from quadsgd.storage import write_zarr_atomic
+from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
+
+log = logging.getLogger("simulate_sgd")
 
 
 def main(smk) -> None:
@@ -23,7 +25,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - tqdm, warnings, logging
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    log = logging.getLogger("simulate_sgd")
-    main(snakemake)  # noqa: F821
+    run(main, snakemake, "simulate_sgd")  # noqa: F821

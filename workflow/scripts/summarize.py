@@ -5,7 +5,10 @@ import sys
 import warnings
 
 from quadsgd import sweep
-from quadsgd.storage import StoreError, open_store, write_zarr_atomic
+from quadsgd.storage import open_store, write_zarr_atomic
+from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
+
+log = logging.getLogger("summarize")
 
 
 def main(smk) -> None:
@@ -28,12 +31,4 @@ def main(smk) -> None:
 
 
 if __name__ == "__main__":
-    sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 - warnings, logging
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    log = logging.getLogger("summarize")
-    try:
-        main(snakemake)  # noqa: F821
-    except StoreError as err:  # a missing or corrupted input store: one line naming it, no traceback
-        log.error("StoreError: %s", err)
-        print(f"StoreError (summarize): {err}", file=sys.__stderr__)
-        sys.exit(1)
+    run(main, snakemake, "summarize")  # noqa: F821
