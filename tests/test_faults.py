@@ -104,9 +104,16 @@ def test_sigint_mid_run_keeps_no_partial_store_and_resumes_identically(done: Pat
         open_store(store, required=("status",))
     assert not _leftovers(results)
     assert not (workdir / ".snakemake" / "locks").exists() or not any((workdir / ".snakemake" / "locks").iterdir())
-    res = _snakemake(workdir, TARGET, "--cores", "2", *CONFIG)  # no --unlock needed after SIGINT
+    # No --unlock after SIGINT. --rerun-incomplete (set in profiles/default): a job interrupted
+    # after its store was renamed into place but before Snakemake recorded it is redone.
+    res = _snakemake(workdir, TARGET, "--cores", "2", "--rerun-incomplete", *CONFIG)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert {p: m for p, m in _snapshot(results).items() if p in before} == before, "finished stores were redone"
+    after = _snapshot(results)
+    redone = [p for p, m in before.items() if after.get(p) != m]
+    # --cores 2: at most two jobs ran at the interruption, and theirs are the newest stores.
+    newest = sorted(before, key=before.get)[-2:]
+    assert set(redone) <= set(newest), f"finished stores were redone: {redone}"
+    assert len(before) - len(redone) >= 1, "every store finished before the interruption was redone"
     finished = [s.relative_to(done) for s in _stores(done / "results")]
     assert [s.relative_to(workdir) for s in _stores(results)] == finished
     for store in _stores(done / "results"):
