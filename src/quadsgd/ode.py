@@ -39,6 +39,11 @@ DEFAULTS: dict[str, float] = {
     "max_steps": 2_000_000,
 }
 
+# Status codes as compile-time constants of the kernels (numba freezes module-level ints).
+_CONVERGED, _ESCAPED, _CENSORED, _DIVERGED = (int(s) for s in
+                                               (Status.CONVERGED, Status.ESCAPED, Status.CENSORED, Status.DIVERGED))
+_RUNNING = -1
+
 # Dormand-Prince 5(4) tableau (the ODE is autonomous, so the nodes c_i are not needed).
 _A = np.zeros((7, 7))
 _A[1, :1] = [1 / 5]
@@ -135,7 +140,7 @@ def _integrate_member(
     t = 0.0
     gi = 1
     steps = 0
-    status = -1
+    status = _RUNNING
     while gi < G:
         if steps >= max_steps:
             break
@@ -167,13 +172,13 @@ def _integrate_member(
         if not finite or not math.isfinite(err):
             h = 0.2 * h_try
             if h < 1e-12 * max(t, 1.0):
-                status = 3
+                status = _DIVERGED
                 break
             continue
         if err > 1.0:
             h = h_try * max(0.2, 0.9 * err ** -0.2)
             if h < 1e-12 * max(t, 1.0):
-                status = 3
+                status = _DIVERGED
                 break
             continue
         # Accepted.
@@ -202,30 +207,30 @@ def _integrate_member(
         for k in range(p):
             trQ += y[k * p + k]
         if not math.isfinite(trQ) or trQ > div_trace * p:
-            status = 3
+            status = _DIVERGED
             break
         fmax = 0.0
         for i in range(n):
             fmax = max(fmax, abs(K[0, i]))
         if r_new <= risk_floor or (escaped and fmax <= stationary_tol):
-            status = 0
+            status = _CONVERGED
             break
         fac = min(5.0, max(0.2, 0.9 * err ** -0.2)) if err > 0 else 5.0
         h = max(h, h_try * fac) if lands else h_try * fac
 
-    if status == 3:
+    if status == _DIVERGED:
         for g in range(gi, G):
             out_risk[g] = np.nan
             if keep_traj:
                 out_Q[g] = np.nan
                 out_M[g] = np.nan
         y[:] = np.nan
-    elif status == 0:
+    elif status == _CONVERGED:
         r_last = _state_risk(y, T, p, s)
         for g in range(gi, G):
             record(g, y, r_last)
     else:
-        status = 1 if escaped else 2
+        status = _ESCAPED if escaped else _CENSORED
         for g in range(gi, G):  # only when max_steps ran out
             out_risk[g] = np.nan
             if keep_traj:
