@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -159,6 +160,16 @@ def plot_escape_vs_eta(summary: xr.Dataset) -> Figure:
     return fig
 
 
+def _width_axis(ax: Axes, ps: np.ndarray) -> None:
+    """Log x axis labelled by the student widths ``ps``, with grid and legend."""
+    ax.set_xscale("log")
+    ax.set_xticks(ps, [str(p) for p in ps])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(r"student width $p$")
+    ax.grid(alpha=0.3, which="both", lw=0.4)
+    ax.legend(fontsize="small")
+
+
 def plot_eta_opt(summary: xr.Dataset) -> Figure:
     """Figure 2b: ``eta_opt`` vs p on log-log axes per ``pstar``, with the fitted ``c p^a``
     (drawn over ``p >= pstar``, the widths it was fitted on; open markers for ``p < pstar``)."""
@@ -177,15 +188,10 @@ def plot_eta_opt(summary: xr.Dataset) -> Figure:
         if np.isfinite(a):
             ax.plot(pline, c * pline**a, color=f"C{i}", lw=1,
                     label=rf"fit $\eta_{{\rm opt}} \propto p^{{{a:.2f} \pm {se:.2f}}}$")
-    ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xticks(ps, [str(p) for p in ps])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel(r"student width $p$")
+    _width_axis(ax, ps)
     ax.set_ylabel(r"optimal learning rate $\eta_{\rm opt}$")
     ax.set_title(r"$\eta_{\rm opt}$ vs $p$ (ODE escape times)")
-    ax.grid(alpha=0.3, which="both", lw=0.4)
-    ax.legend(fontsize="small")
     return fig
 
 
@@ -198,15 +204,10 @@ def plot_escape_at_eta_opt(summary: xr.Dataset) -> Figure:
         d = summary.sel(pstar=s)
         ax.errorbar(ps, d["alpha_escape_opt"].values, yerr=d["alpha_escape_opt_sem"].values, marker="o",
                     capsize=3, color=f"C{i}", label=rf"$p^*={s}$")
-    ax.set_xscale("log")
-    ax.set_xticks(ps, [str(p) for p in ps])
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    _width_axis(ax, ps)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel(r"student width $p$")
     ax.set_ylabel(r"$\alpha_{\rm esc}$ at $\eta_{\rm opt}$ (mean $\pm$ sem)")
     ax.set_title(r"Escape time at the optimal learning rate")
-    ax.grid(alpha=0.3, which="both", lw=0.4)
-    ax.legend(fontsize="small")
     return fig
 
 
