@@ -38,7 +38,7 @@ from quadsgd.init import (
     validate_problem,
 )
 from quadsgd.storage import Status, trajectory_dataset
-from quadsgd.theory import _risk1, plateau_risk
+from quadsgd.theory import _risk1, plateau_risk, risk as theory_risk
 
 __all__ = ["simulate", "sample_grid", "DIVERGENCE_TRACE", "RISK_FLOOR"]
 
@@ -281,10 +281,7 @@ def simulate(
                 M[i, j, filled:] = M[i, j, filled - 1]
             status[i, j] = reason if reason is not None else Status.CENSORED
             alpha_stop[i, j] = t / N
-    T = np.eye(pstar)
-    risk = np.empty((E, S, G))
-    for idx in np.ndindex(E, S, G):
-        risk[idx] = _risk1(Q[idx], M[idx], T) if np.isfinite(Q[idx]).all() else np.nan
+    risk = theory_risk(Q, M)  # NaN overlaps (after a divergence) give NaN risk
     threshold = escape_fraction * plateau_risk(p, pstar)
     alpha_escape = escape_alpha(grid, risk, threshold)
     undecided = status == Status.CENSORED
