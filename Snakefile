@@ -2,12 +2,15 @@
 # implicit-bias trajectories, their summaries and the paper's figures.
 # Run: snakemake --cores 2   (or --profile profiles/default; --configfile config/paper.yaml)
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("8.20")
 
 
-configfile: "config/config.yaml"
+# Defaults from the repository, whatever --directory says; --configfile overrides them.
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "workflow/rules/common.smk"

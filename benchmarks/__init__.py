@@ -4,8 +4,9 @@ Run ``python -m benchmarks`` (a few minutes on 2 cores), ``python -m benchmarks 
 (about a minute) or ``--smoke`` (the smallest sizes, for the tests). Every workload module
 exposes ``SIZES`` and ``run(size: str) -> list[Row]`` with size ``"full"``, ``"quick"`` or
 ``"smoke"``; the timings
-in a row are medians over repeats, because other processes share the machine and single
-measurements are noisy. ``docs/performance.md`` records the table and what bounds each number.
+in a row are medians over warmed repeats (each timed function is called once untimed first, so
+compilation and first-touch costs are not timed), because other processes share the machine and
+single measurements are noisy. ``Row.medians`` keeps the raw medians a row is derived from. ``docs/performance.md`` records the table and what bounds each number.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ __all__ = ["Row", "median_time", "fmt", "format_table"]
 class Row:
     """One line of the table: ``ratio = baseline / ours`` and ``to_floor = ours / floor``,
     both dimensionless, so a higher ratio and a ``to_floor`` near 1 are good. ``unit`` says what
-    the three costs measure; ``details`` carries workload-specific numbers for the second table."""
+    the three costs measure; ``details`` carries workload-specific numbers for the second table;
+    ``medians`` the raw medians (seconds or bytes) the costs are derived from. A cost obtained as
+    a difference of two medians (fixed costs removed) can come out negative on a loaded machine;
+    the medians themselves are always positive."""
 
     workload: str
     unit: str
@@ -33,6 +37,7 @@ class Row:
     target: str = ""
     met: bool | None = None
     details: dict[str, str] = field(default_factory=dict)
+    medians: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.met = None if self.met is None else bool(self.met)
@@ -46,8 +51,10 @@ class Row:
         return self.ours / self.floor if self.floor > 0 else math.nan
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls of ``fn`` (seconds)."""
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``repeats`` calls of ``fn`` (seconds), after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()

@@ -13,7 +13,8 @@ import time
 import numpy as np
 
 from quadsgd import ode, sgd
-from quadsgd.escape import scan_eta
+from quadsgd.grids import eta_from_eta_over_p, log_alpha_grid
+from quadsgd.sweep.drivers import ode_scan
 
 
 def main() -> None:
@@ -26,12 +27,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for p, pstar in [(2, 1), (4, 2)]:
         for eta_scaled in (0.05, 0.1):
-            eta = eta_scaled * p
+            eta = float(eta_from_eta_over_p(eta_scaled, p))
             for N in args.N:
                 start = time.perf_counter()
                 # alpha_max from the ODE's escape times for this N's M(0) law, with margin.
-                guess = np.nanmax(scan_eta(p, pstar, eta, seeds, N).alpha_escape.values)
-                run = sgd.simulate(p, pstar, eta, N, alpha_max=2.5 * guess, seed=seeds, method="gram")
+                scan = ode_scan(p, pstar, eta_over_p=[eta_scaled], seeds=seeds, N=N, alpha=log_alpha_grid(1e4, 64),
+                                progress=False)
+                guess = np.nanmax(scan.alpha_escape.values)
+                run = sgd.simulate(p, pstar, eta=eta, N=N, alpha_max=2.5 * guess, seed=seeds, method="gram")
                 o = ode.integrate(run.Q.isel(alpha=0).values, run.M0.values, eta, run.alpha.values,
                                   batch_dims=("seed",), overlaps="final")
                 ratio = run.alpha_escape.values / o.alpha_escape.values

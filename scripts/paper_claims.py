@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from quadsgd import theory
-from quadsgd.escape import find_eta_opt
+from quadsgd.sweep.drivers import find_eta_opt
 
 
 def main() -> None:
@@ -25,13 +25,14 @@ def main() -> None:
     print("|" + "---|" * 15)
     for pstar in (1, 2):
         for p in (1, 2, 4, 8):
-            res = find_eta_opt(p, pstar, seeds, N)
-            eta = res["eta_opt"]
+            res = find_eta_opt(p, pstar, seeds=seeds, N=N)
+            eta = p * res.eta_over_p_opt
+            stats = res.statistics()
             q0, q1 = theory.plateau_norm(p), theory.plateau_norm(p, pstar, eta)
             r0, r1 = theory.escape_rate(p, pstar, eta), theory.escape_rate(p, pstar, eta, finite_eta=True)
             est = theory.escape_time_estimate(p, pstar, eta, N)
             est_exact = est * r0 / r1
-            meas, sem = res["alpha_escape_opt"], res["alpha_escape_opt_sem"]
+            meas, sem = float(stats["alpha_escape_mean"]), float(stats["alpha_escape_sem"])
             print(f"| {p} | {pstar} | {eta:.4g} | {eta / p:.4f} | {q0:.4f} | {q1:.4f} | {q1 / q0:.3f} | "
                   f"{r0:.4f} | {r1:.4f} | {r1 / r0:.3f} | {est:.2f} | {est_exact:.2f} | {meas:.2f} +- {sem:.2f} | "
                   f"{meas / est:.3f} | {meas / est_exact:.3f} |", flush=True)

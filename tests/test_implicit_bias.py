@@ -8,6 +8,7 @@ from scipy.linalg import sqrtm
 
 from quadsgd import implicit_bias as ib
 from quadsgd import init, ode, sgd, theory
+from quadsgd.grids import log_alpha_grid
 
 
 def test_polar_factor_matches_the_matrix_square_root_formula():
@@ -33,7 +34,7 @@ def test_prediction_is_the_closest_point_of_the_manifold():
 @pytest.mark.parametrize("p,pstar", [(2, 2), (3, 2), (5, 1)])
 def test_ode_ends_at_the_prediction_and_conserves_the_polar_factor(p, pstar):
     Q0, M0, _ = init.ode_initial(p, pstar, 10_000, seed=np.arange(3))
-    ds = ode.integrate(Q0, M0, 0.1 * p, ode.log_alpha_grid(1e5, num=120))
+    ds = ode.integrate(Q0, M0, 0.1 * p, log_alpha_grid(1e5, num=120))
     drift = ib.polar_drift(ds.M.values[:, 1:], M0[:, None])
     assert drift.max() < 1e-9
     dist = ib.distance_to_solution(ds.Q.values, ds.M.values, M0[:, None])
@@ -49,7 +50,7 @@ def test_finite_n_sgd_keeps_the_polar_factor_it_has_when_it_escapes():
     1.8 for N = 10^3 - 10^5, on a solution norm sqrt(3)). Once M is macroscopic the dynamics is
     deterministic and the polar factor is conserved: the prediction from M(alpha_escape) holds
     to about 1% (measured 0.016 at N = 10^4, 0.010 at N = 10^5)."""
-    ds = sgd.simulate(3, 2, 0.3, 10_000, alpha_max=400, seed=np.arange(6), method="gram")
+    ds = sgd.simulate(3, 2, eta=0.3, N=10_000, alpha_max=400, seed=np.arange(6), method="gram")
     endQ, endM = ds.Q.values[:, -1], ds.M.values[:, -1]
     scale = np.linalg.norm(ib.closest_solution(ds.M0.values)[0], axis=(-2, -1))
     at_escape = np.stack([

@@ -6,8 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,55 +13,37 @@ import pytest
 import xarray as xr
 import yaml
 
-from quadsgd import sweep
-from quadsgd.escape import scan_eta
+from quadsgd.escape import escape_statistics
+from quadsgd.grids import eta_over_p_grid, log_alpha_grid
 from quadsgd.storage import open_store
+from quadsgd.sweep import aggregate, drivers
 
 pytestmark = pytest.mark.pipeline
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TEST_CONFIG = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-
-
-def _copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "Snakefile", dest / "Snakefile")
-    for name in ("workflow", "config"):
-        shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
-
-
-def _snakemake(workdir: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, timeout=timeout)
-
-
-def _run(workdir: Path, *targets: str) -> None:
-    res = _snakemake(workdir, *targets, "--cores", "2", "--configfile", "config/test.yaml")
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = _copy_workflow(tmp_path_factory.mktemp("pipeline"))
-    _run(workdir)
+def finished(tmp_path_factory: pytest.TempPathFactory, copy_workflow, snakemake) -> Path:
+    workdir = copy_workflow(tmp_path_factory.mktemp("pipeline"))
+    res = snakemake(workdir, "--cores", "2", "--configfile", "config/test.yaml")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return workdir
 
 
-def test_stores_have_the_schema(finished: Path):
+def test_stores_have_the_schema(finished: Path, test_config):
     ds = open_store(finished / "results" / "sweep.zarr", required=("risk", "alpha_escape", "status"))
-    grid = TEST_CONFIG["grid"]
+    grid = test_config["grid"]
     assert dict(ds.sizes) == {
         "p": len(grid["p"]), "pstar": len(grid["pstar"]), "eta_over_p": grid["eta_over_p"]["num"],
         "seed": grid["seeds"], "alpha": grid["alpha_points"],
     }
     assert ds.eta.dims == ("p", "eta_over_p")
+    assert ds.N.dims == () and int(ds.N) == grid["N"]  # N is a coordinate of the sweep
     assert "config" in ds.attrs and "quadsgd_version" in ds.attrs
     assert yaml.safe_load(ds.attrs["config"])["grid"]["N"] == grid["N"]
     summary = open_store(finished / "results" / "summary.zarr", required=("eta_opt", "eta_opt_exponent"))
     for store in (ds, summary):
         for name in store.variables:
-            assert "long_name" in store[name].attrs, name
+            assert {"long_name", "units"} <= set(store[name].attrs), name
     assert set(summary["eta_opt"].dims) == {"p", "pstar"}
     assert summary["eta_opt_exponent"].dims == ("pstar",)
     assert "sgd_alpha_escape_mean" in summary and summary["sgd_alpha_escape_mean"].dims == (
@@ -71,26 +51,31 @@ def test_stores_have_the_schema(finished: Path):
     assert int(summary["grid_reaches_instability"].min()) == 1
 
 
-def test_values_match_direct_library_calls(finished: Path):
-    grid = TEST_CONFIG["grid"]
+def test_values_match_direct_library_calls(finished: Path, test_config, direct_scan):
+    grid = test_config["grid"]
     ds = open_store(finished / "results" / "sweep.zarr").load()
-    etas = sweep.eta_over_p_grid(grid["eta_over_p"]["min"], grid["eta_over_p"]["max"], grid["eta_over_p"]["num"])
-    alpha = sweep.default_alpha_grid(grid["alpha_max"], grid["alpha_points"])
+    etas = eta_over_p_grid(grid["eta_over_p"]["min"], grid["eta_over_p"]["max"], grid["eta_over_p"]["num"])
+    alpha = log_alpha_grid(grid["alpha_max"], grid["alpha_points"])
     for p in grid["p"]:
-        direct = scan_eta(p, 1, etas * p, np.arange(grid["seeds"]), grid["N"], alpha=alpha)
+        direct = direct_scan(p, 1, etas, np.arange(grid["seeds"]), grid["N"], alpha)
         got = ds.sel(p=p, pstar=1)
         np.testing.assert_array_equal(got.alpha_escape.values, direct.alpha_escape.values)
         np.testing.assert_array_equal(got.status.values, direct.status.values)
         np.testing.assert_array_equal(got.risk.values, direct.risk.values)
     summary = open_store(finished / "results" / "summary.zarr").load()
-    expected = sweep.escape_statistics(ds, "seed")
+    expected = escape_statistics(ds, "seed")
     np.testing.assert_array_equal(summary.alpha_escape_mean.values, expected.alpha_escape_mean.values)
     assert np.all(np.isfinite(summary.eta_opt.values))
-    sgd = TEST_CONFIG["sgd"]
+    # The summary's optimum is the one the refine job stored (not selected again).
+    for p in grid["p"]:
+        opt = open_store(finished / "results" / f"refine/p{p}_pstar1.zarr", required=aggregate.OPTIMUM_VARIABLES)
+        for name in aggregate.OPTIMUM_VARIABLES:
+            np.testing.assert_equal(float(summary[name].sel(p=p, pstar=1)), float(opt[name]), err_msg=name)
+    sgd = test_config["sgd"]
     run = open_store(finished / "results" / f"sgd/p{sgd['p'][0]}_pstar{sgd['pstar'][0]}_N{sgd['N'][0]}.zarr").load()
-    direct_sgd = sweep.sgd_curves(sgd["p"][0], sgd["pstar"][0], sgd["N"][0], sgd["eta_over_p"] * sgd["p"][0],
-                                  np.arange(sgd["seeds"]), alpha_max=sgd["alpha_max"], num=sgd["alpha_points"],
-                                  progress=False)
+    direct_sgd = drivers.sgd_curves(sgd["p"][0], sgd["pstar"][0], N=sgd["N"][0], eta=sgd["eta_over_p"] * sgd["p"][0],
+                                    seeds=np.arange(sgd["seeds"]), alpha_max=sgd["alpha_max"],
+                                    alpha_points=sgd["alpha_points"], progress=False)
     np.testing.assert_array_equal(run.risk.values, direct_sgd.risk.values)
 
 
@@ -126,40 +111,40 @@ def test_cli_summary(finished: Path):
     ],
     ids=["unknown-key", "wrong-type", "non-positive-p"],
 )
-def test_bad_config_fails_before_any_job(tmp_path: Path, edit, key, reason):
-    workdir = _copy_workflow(tmp_path)
+def test_bad_config_fails_before_any_job(tmp_path: Path, edit, key, reason, copy_workflow, snakemake):
+    workdir = copy_workflow(tmp_path)
     config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
     edit(config)
     (workdir / "config" / "bad.yaml").write_text(yaml.safe_dump(config))
-    res = _snakemake(workdir, "--cores", "1", "--configfile", "config/bad.yaml", timeout=120)
+    res = snakemake(workdir, "--cores", "1", "--configfile", "config/bad.yaml")
     message = res.stdout + res.stderr
     assert res.returncode != 0
     assert key in message and reason in message, message[-2000:]
     assert not (workdir / "results").exists()
 
 
-def test_interrupted_run_resumes_with_identical_numbers(finished: Path, tmp_path: Path):
-    workdir = _copy_workflow(tmp_path)
+def test_interrupted_run_resumes_with_identical_numbers(finished: Path, tmp_path: Path, copy_workflow, snakemake,
+                                                       snakemake_command, wait_until, snakemake_recorded):
+    workdir = copy_workflow(tmp_path)
     target = "results/summary.zarr"
-    cmd = [*SNAKEMAKE, target, "--cores", "2", "--configfile", "config/test.yaml"]
+    cmd = [*snakemake_command, target, "--cores", "2", "--configfile", "config/test.yaml"]
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     ode = workdir / "results" / "ode"
-    deadline = time.monotonic() + 120
+
+    def a_store_is_recorded() -> bool:  # written and recorded by Snakemake as finished
+        return any(snakemake_recorded(workdir, p.relative_to(workdir)) for p in ode.glob("*/part*.zarr"))
+
     try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if ode.exists() and any(ode.glob("*/part*.zarr")):
-                time.sleep(1.0)  # let Snakemake record the finished job
-                break
-            time.sleep(0.2)
+        wait_until(a_store_is_recorded, proc=proc, what="a finished ODE store recorded by Snakemake")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # a hard kill: no cleanup, stale lock and all
         proc.wait()
     assert not (workdir / target).exists(), "the run finished before it could be interrupted"
     done_before = {p: p.stat().st_mtime_ns for p in ode.glob("*/part*.zarr")}
     assert done_before
-    assert _snakemake(workdir, "--unlock", "--configfile", "config/test.yaml").returncode == 0
-    res = _snakemake(workdir, target, "--cores", "2", "--rerun-incomplete", "--configfile", "config/test.yaml")
+    assert snakemake(workdir, "--unlock", "--configfile", "config/test.yaml").returncode == 0
+    res = snakemake(workdir, target, "--cores", "2", "--rerun-incomplete", "--configfile", "config/test.yaml")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     # A job killed between writing its store and being recorded is rerun; the others must not be.
     kept = [p for p, mtime in done_before.items() if p.stat().st_mtime_ns == mtime]
@@ -170,14 +155,14 @@ def test_interrupted_run_resumes_with_identical_numbers(finished: Path, tmp_path
         xr.testing.assert_identical(resumed, reference)
 
 
-def test_lint_only_asks_for_per_rule_conda_envs(finished: Path):
-    res = _snakemake(finished, "--lint", "--configfile", "config/test.yaml", timeout=120)
+def test_lint_only_asks_for_per_rule_conda_envs(finished: Path, snakemake):
+    res = snakemake(finished, "--lint", "--configfile", "config/test.yaml")
     lints = [line.strip() for line in res.stdout.splitlines() + res.stderr.splitlines() if line.startswith("    * ")]
     assert lints, "expected the documented conda-env lint"
     assert all(line.startswith("* Specify a conda environment or container") for line in lints), lints
 
 
-def test_dry_run_of_a_finished_workflow_has_nothing_to_do(finished: Path):
-    res = _snakemake(finished, "-n", "--configfile", "config/test.yaml", timeout=120)
+def test_dry_run_of_a_finished_workflow_has_nothing_to_do(finished: Path, snakemake):
+    res = snakemake(finished, "-n", "--configfile", "config/test.yaml")
     assert res.returncode == 0
     assert "Nothing to be done" in res.stdout + res.stderr

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from quadsgd import ode, sgd, theory
-from quadsgd.storage import Status
+from quadsgd.status import Status
 
 
 def ode_from_run(ds):
@@ -22,8 +22,8 @@ def test_gram_chain_and_weights_agree_in_distribution():
     test, and means within the standard error of their difference."""
     N, seeds = 60, np.arange(300)
     alpha = np.array([0.0, 2.0, 5.0, 9.0])
-    w = sgd.simulate(2, 1, 0.2, N, seed=seeds, method="weights", alpha=alpha)
-    g = sgd.simulate(2, 1, 0.2, N, seed=seeds, method="gram", alpha=alpha)
+    w = sgd.simulate(2, 1, eta=0.2, N=N, seed=seeds, method="weights", alpha=alpha)
+    g = sgd.simulate(2, 1, eta=0.2, N=N, seed=seeds, method="gram", alpha=alpha)
     for a in alpha[1:]:
         rw, rg = w.risk.sel(alpha=a).values, g.risk.sel(alpha=a).values
         assert stats.ks_2samp(rw, rg).pvalue > 1e-3, a
@@ -37,8 +37,8 @@ def test_the_distribution_test_can_tell_learning_rates_apart():
     """Power check for the test above: a 25% lower eta is detected at the same sizes."""
     N, seeds = 60, np.arange(300)
     alpha = np.array([0.0, 5.0])
-    a = sgd.simulate(2, 1, 0.2, N, seed=seeds, method="gram", alpha=alpha)
-    b = sgd.simulate(2, 1, 0.15, N, seed=seeds + 1000, method="gram", alpha=alpha)
+    a = sgd.simulate(2, 1, eta=0.2, N=N, seed=seeds, method="gram", alpha=alpha)
+    b = sgd.simulate(2, 1, eta=0.15, N=N, seed=seeds + 1000, method="gram", alpha=alpha)
     assert stats.ks_2samp(a.risk[:, 1].values, b.risk[:, 1].values).pvalue < 1e-3
 
 
@@ -48,7 +48,7 @@ def test_gram_chain_follows_the_ode_before_escape_and_escapes_with_it(p, pstar, 
     escape times scatter by O(1) in alpha (SGD noise kicks M at the scale of M(0) itself), so the
     median ratio over seeds is what must agree; afterwards the risk heads to zero."""
     N = 10_000
-    ds = sgd.simulate(p, pstar, eta, N, alpha_max=150, seed=np.arange(8), method="gram")
+    ds = sgd.simulate(p, pstar, eta=eta, N=N, alpha_max=150, seed=np.arange(8), method="gram")
     o = ode_from_run(ds)
     pre = ds.alpha < 0.5 * float(o.alpha_escape.min())
     assert int(pre.sum()) > 20
@@ -65,7 +65,7 @@ def test_gram_chain_follows_the_ode_before_escape_and_escapes_with_it(p, pstar, 
 
 def test_weight_space_run_follows_its_ode():
     N = 1000
-    ds = sgd.simulate(2, 1, 0.2, N, alpha_max=60, seed=np.arange(4), method="weights")
+    ds = sgd.simulate(2, 1, eta=0.2, N=N, alpha_max=60, seed=np.arange(4), method="weights")
     o = ode_from_run(ds)
     np.testing.assert_allclose(ds.M0.values, ds.M.isel(alpha=0).values)
     np.testing.assert_allclose(ds.Q.isel(alpha=0).values, np.broadcast_to(np.eye(2), (4, 2, 2)), atol=1e-12)
@@ -78,27 +78,27 @@ def test_weight_space_run_follows_its_ode():
 @pytest.mark.parametrize("method", ["weights", "gram"])
 def test_seed_gives_identical_runs_alone_or_in_a_batch(method):
     alpha = np.linspace(0, 3, 7)
-    batch = sgd.simulate(2, 2, [0.1, 0.3], 200, seed=[4, 9], method=method, alpha=alpha)
-    alone = sgd.simulate(2, 2, 0.3, 200, seed=9, method=method, alpha=alpha)
+    batch = sgd.simulate(2, 2, eta=[0.1, 0.3], N=200, seed=[4, 9], method=method, alpha=alpha)
+    alone = sgd.simulate(2, 2, eta=0.3, N=200, seed=9, method=method, alpha=alpha)
     np.testing.assert_array_equal(batch.Q.sel(eta=0.3, seed=9).values, alone.Q.values)
     np.testing.assert_array_equal(batch.risk.sel(eta=0.3, seed=9).values, alone.risk.values)
 
 
 def test_gram_cost_does_not_depend_on_N():
     """Same seed, same samples: at N = 10^6 the chain is as cheap as at N = 10^3 and runs."""
-    ds = sgd.simulate(3, 2, 0.3, 10**6, alpha=np.array([0.0, 1e-3, 2e-3]), seed=1, method="gram")
+    ds = sgd.simulate(3, 2, eta=0.3, N=10**6, alpha=np.array([0.0, 1e-3, 2e-3]), seed=1, method="gram")
     assert np.isfinite(ds.risk).all() and ds.M0.shape == (3, 2)
     assert np.abs(ds.M0.values).max() < 10 / np.sqrt(1e6)
 
 
 def test_divergent_learning_rate_is_a_status():
-    ds = sgd.simulate(2, 1, [0.2, 3.0], 500, alpha_max=30, seed=0, method="gram")
+    ds = sgd.simulate(2, 1, eta=[0.2, 3.0], N=500, alpha_max=30, seed=0, method="gram")
     assert list(ds.status.values) == [Status.ESCAPED, Status.DIVERGED]
     assert np.isnan(ds.risk.sel(eta=3.0).isel(alpha=-1))
 
 
 def test_converged_run_stops_and_holds_its_state():
-    ds = sgd.simulate(1, 1, 0.1, 500, alpha_max=400, seed=0, method="gram")
+    ds = sgd.simulate(1, 1, eta=0.1, N=500, alpha_max=400, seed=0, method="gram")
     assert int(ds.status) == Status.CONVERGED
     tail = ds.risk.where(ds.alpha > ds.alpha_stop, drop=True)
     assert tail.size > 0 and float(tail.max()) <= sgd.RISK_FLOOR
@@ -119,10 +119,16 @@ def test_converged_run_stops_and_holds_its_state():
 def test_bad_input_names_the_argument(kwargs, name):
     args = dict(p=2, pstar=1, eta=0.1, N=100, alpha_max=1.0, seed=0)
     args.update(kwargs)
+    p, pstar = args.pop("p"), args.pop("pstar")
     with pytest.raises(ValueError, match=name):
-        sgd.simulate(**args)
+        sgd.simulate(p, pstar, **args)
 
 
 def test_alpha_grid_finer_than_one_sample_is_refused():
     with pytest.raises(ValueError, match="alpha"):
-        sgd.simulate(2, 1, 0.1, 10, alpha=np.array([0.0, 0.01, 0.02]))
+        sgd.simulate(2, 1, eta=0.1, N=10, alpha=np.array([0.0, 0.01, 0.02]))
+
+
+def test_arguments_after_the_widths_are_keyword_only():
+    with pytest.raises(TypeError):
+        sgd.simulate(2, 1, 0.1, 100, alpha_max=1.0)  # type: ignore[misc]

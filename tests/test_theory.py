@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from quadsgd import theory
-from tests.conftest import random_overlaps
 
 N_MC = 400_000
 
@@ -36,7 +35,7 @@ def assert_within_se(estimate_samples, exact, nsigma=5.0):
     "p,pstar,eta",
     [(1, 1, 0.05), (1, 3, 0.5), (2, 2, 1.0), (3, 2, 2.0), (4, 1, 0.2), (2, 4, 3.0)],
 )
-def test_ode_rhs_matches_monte_carlo(p, pstar, eta, rng):
+def test_ode_rhs_matches_monte_carlo(p, pstar, eta, rng, random_overlaps):
     Q, M, T = random_overlaps(p, pstar, rng)
     dQ, dM = theory.ode_rhs(Q, M, T, eta)
     dQ_mc, dM_mc, _ = mc_moments(Q, M, T, eta, rng)
@@ -45,13 +44,13 @@ def test_ode_rhs_matches_monte_carlo(p, pstar, eta, rng):
 
 
 @pytest.mark.parametrize("p,pstar", [(1, 1), (2, 3), (4, 2)])
-def test_risk_matches_monte_carlo_loss(p, pstar, rng):
+def test_risk_matches_monte_carlo_loss(p, pstar, rng, random_overlaps):
     Q, M, T = random_overlaps(p, pstar, rng)
     _, _, loss = mc_moments(Q, M, T, 1.0, rng)
     assert_within_se(loss, theory.risk(Q, M, T))
 
 
-def test_eta_squared_term_is_what_separates_small_and_large_eta(rng):
+def test_eta_squared_term_is_what_separates_small_and_large_eta(rng, random_overlaps):
     """The MC test above must be able to see the eta^2 term: it is not negligible at eta=3."""
     Q, M, T = random_overlaps(2, 4, rng)
     dQ_small, _ = theory.ode_rhs(Q, M, T, 1e-6)
@@ -59,7 +58,7 @@ def test_eta_squared_term_is_what_separates_small_and_large_eta(rng):
     assert not np.allclose(dQ_big / 3.0, dQ_small / 1e-6, rtol=0.05)
 
 
-def test_broadcasting_over_batches_matches_single_calls(rng):
+def test_broadcasting_over_batches_matches_single_calls(rng, random_overlaps):
     p, pstar = 3, 2
     blocks = [random_overlaps(p, pstar, rng) for _ in range(6)]
     Q = np.stack([b[0] for b in blocks]).reshape(2, 3, p, p)

@@ -1,6 +1,8 @@
 """Command-line interface: ``quadsgd summary RESULTS_DIR`` prints the sweep's main table.
 
 Exit codes: 0 on success, 2 for a missing or corrupted store (message on stderr).
+``quadsgd --version`` and ``--help`` import nothing numerical: xarray and the store code are
+imported inside the subcommand that needs them.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-import xarray as xr
+from typing import TYPE_CHECKING
 
 from quadsgd import __version__
-from quadsgd.storage import StoreError, open_store
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["main", "format_summary"]
 
@@ -79,16 +82,22 @@ def format_summary(ds: xr.Dataset) -> str:
 
 
 def _summary(args: argparse.Namespace) -> int:
+    from quadsgd.storage import StoreError, open_store  # imports xarray: only when needed
+
     path = Path(args.results)
     store = path if path.suffix == ".zarr" else path / "summary.zarr"
-    ds = open_store(store, required=_REQUIRED)
-    print(format_summary(ds.load()))
+    try:
+        ds = open_store(store, required=_REQUIRED).load()
+    except StoreError as err:
+        print(f"quadsgd: error: {err}", file=sys.stderr)
+        return 2
+    print(format_summary(ds))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``quadsgd`` console script; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="quadsgd", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="quadsgd", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"quadsgd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     summary = sub.add_parser("summary", help="print eta_opt, escape time at eta_opt and counts per (p, p*)")
@@ -97,9 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except StoreError as err:
-        print(f"quadsgd: error: {err}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         sys.stderr.close()
         return 0

@@ -1,4 +1,4 @@
-"""Zero-error manifold and implicit bias (PHYSICS.md section 7, ``p >= pstar``, ``T = I``).
+"""Zero-error manifold and implicit bias (docs/conventions.md section 7, ``p >= pstar``, ``T = I``).
 
 Zero risk iff ``M = sqrt(p/p*) U`` and ``Q = (p/p*) U U^T`` with ``U^T U = I_{p*}``. The solution
 closest (in weight space) to an initialization with overlaps ``M0`` has ``U = C(M0)``, the

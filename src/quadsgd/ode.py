@@ -1,4 +1,4 @@
-"""Batched integration of the order-parameter ODEs (PHYSICS.md section 3).
+"""Batched integration of the order-parameter ODEs (docs/conventions.md section 3).
 
 Each batch member is integrated independently by an adaptive Dormand-Prince 5(4) scheme with
 its own step size, compiled with numba; steps are clamped to land exactly on the requested
@@ -23,11 +23,14 @@ import xarray as xr
 from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
-from quadsgd import __version__
-from quadsgd.storage import Status, trajectory_dataset
-from quadsgd.theory import _flatten_batch, _rhs1, _risk1, plateau_risk
+from quadsgd import __version__, _validate
+from quadsgd.schema import trajectory_dataset
+from quadsgd.status import Status
+from quadsgd._kernels import flatten_batch, rhs1, risk1
+from quadsgd.grids import log_alpha_grid
+from quadsgd.theory import plateau_risk
 
-__all__ = ["integrate", "log_alpha_grid", "DEFAULTS"]
+__all__ = ["integrate", "DEFAULTS"]
 
 #: Default tolerances and stopping rules of :func:`integrate` (documented in the README).
 DEFAULTS: dict[str, float] = {
@@ -55,29 +58,17 @@ _A[6, :6] = [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84]
 _E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40])
 
 
-def log_alpha_grid(alpha_max: float, num: int = 200, alpha_min: float = 1e-2) -> NDArray[np.float64]:
-    """``[0, alpha_min, ..., alpha_max]`` with ``num - 1`` log-spaced points after zero.
-
-    The plateau spans decades of alpha, so linear grids waste points early or miss the escape.
-    """
-    if not alpha_max > alpha_min > 0:
-        raise ValueError(f"need alpha_max > alpha_min > 0; got alpha_max={alpha_max}, alpha_min={alpha_min}")
-    if num < 2:
-        raise ValueError(f"num must be at least 2; got {num}")
-    return np.concatenate([[0.0], np.geomspace(alpha_min, alpha_max, num - 1)])
-
-
 @njit(cache=True)
 def _f(y, T, eta, p, s, out, wpp, wps):  # pragma: no cover - compiled
     pp = p * p
-    _rhs1(y[:pp].reshape(p, p), y[pp:].reshape(p, s), T, eta,
+    rhs1(y[:pp].reshape(p, p), y[pp:].reshape(p, s), T, eta,
           out[:pp].reshape(p, p), out[pp:].reshape(p, s), wpp, wps)
 
 
 @njit(cache=True)
 def _state_risk(y, T, p, s):  # pragma: no cover - compiled
     pp = p * p
-    return _risk1(y[:pp].reshape(p, p), y[pp:].reshape(p, s), T)
+    return risk1(y[:pp].reshape(p, p), y[pp:].reshape(p, s), T)
 
 
 @njit(cache=True)
@@ -250,7 +241,7 @@ def _integrate_batch(
     for b in range(Q0.shape[0]):
         st, ae, ast, ns = _integrate_member(
             Q0[b], M0[b], T[b], eta[b], grid, rtol, atol, risk_floor, stationary_tol, div_trace,
-            threshold, max_steps, keep_traj, out_Q[b], out_M[b], out_risk[b], A, E,
+            threshold[b], max_steps, keep_traj, out_Q[b], out_M[b], out_risk[b], A, E,
         )
         status[b] = st
         alpha_escape[b] = ae
@@ -291,7 +282,8 @@ def integrate(
     eta : scalar or (...) learning rates, broadcast against the batch shape.
     alpha : increasing grid starting at 0; default ``log_alpha_grid(1e3)``.
     T : (..., pstar, pstar) teacher overlaps, the identity by default.
-    escape_fraction : ``f`` of the escape threshold ``f * eps_plateau(p, pstar)``.
+    escape_fraction : ``f`` of the escape threshold ``f * eps_plateau``, with the plateau risk of
+        each member's teacher ``T`` (:func:`quadsgd.theory.plateau_risk`).
     overlaps : ``"trajectory"`` keeps ``Q, M`` on the grid; ``"final"`` keeps only the last
         state (``Q_final, M_final``), for sweeps that need summaries (memory O(batch), not
         O(batch x grid)).
@@ -305,16 +297,12 @@ def integrate(
     A member stops early once converged (later grid points hold its last state) or diverged
     (later points NaN); divergence is a status, never an exception.
     """
-    Qf, Mf, Tf, etaf, batch = _flatten_batch(Q0, M0, T, eta)
-    if not np.all(np.isfinite(etaf)) or np.any(etaf <= 0):
-        raise ValueError(f"eta must be positive and finite; got {np.unique(etaf)[:8]}")
-    grid = log_alpha_grid(1e3) if alpha is None else np.asarray(alpha, dtype=np.float64)
-    if grid.ndim != 1 or grid.size < 2 or grid[0] != 0.0 or np.any(np.diff(grid) <= 0):
-        raise ValueError("alpha must be a strictly increasing 1-D grid starting at 0 with >= 2 points")
+    Qf, Mf, Tf, etaf, batch = flatten_batch(Q0, M0, T, eta)
+    _validate.positive_array("eta", etaf)
+    grid = log_alpha_grid(1e3) if alpha is None else _validate.alpha_grid("alpha", alpha)
     if overlaps not in ("trajectory", "final"):
         raise ValueError(f"overlaps must be 'trajectory' or 'final'; got {overlaps!r}")
-    if not 0 < escape_fraction < 1:
-        raise ValueError(f"escape_fraction must be in (0, 1); got {escape_fraction}")
+    escape_fraction = _validate.fraction("escape_fraction", escape_fraction)
     bd = tuple(batch_dims) if batch_dims is not None else _default_batch_dims(len(batch))
     if len(bd) != len(batch):
         raise ValueError(f"batch_dims {bd} do not match the batch shape {batch}")
@@ -329,7 +317,8 @@ def integrate(
     alpha_escape = np.empty(n)
     alpha_stop = np.empty(n)
     steps = np.empty(n, dtype=np.int64)
-    threshold = escape_fraction * plateau_risk(p, s)
+    # The plateau of each member's own teacher: T = I gives 1/p* + 1/(p+2) for every member.
+    threshold = escape_fraction * plateau_risk(p, s, Tf)
 
     starts = range(0, n, max(1, chunk))
     if progress:
@@ -364,7 +353,7 @@ def integrate(
             "p": p,
             "pstar": s,
             "escape_fraction": escape_fraction,
-            "escape_threshold": threshold,
+            "escape_threshold": float(threshold[0]) if np.all(threshold == threshold[0]) else "per member",
             "rtol": rtol,
             "atol": atol,
             "quadsgd_version": __version__,

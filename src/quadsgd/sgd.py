@@ -1,4 +1,4 @@
-"""Finite-N one-pass SGD (PHYSICS.md section 1), in weight space and as an exact Gram chain.
+"""Finite-N one-pass SGD (docs/conventions.md section 1), in weight space and as an exact Gram chain.
 
 ``method="weights"`` runs the real thing: ``W`` is (p, N), each step draws a fresh
 ``x ~ N(0, I_N)`` and applies ``w_k += (eta/sqrt N)(2/p)(y - yhat) lambda_k x``. Gaussian
@@ -28,31 +28,23 @@ import xarray as xr
 from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
-from quadsgd import __version__
+from quadsgd import __version__, _validate
+from quadsgd._kernels import risk1
 from quadsgd.escape import escape_alpha
-from quadsgd.init import (
-    Purpose,
-    finite_n_overlaps,
-    finite_n_weights,
-    seed_sequence,
-    validate_problem,
-)
-from quadsgd.storage import Status, trajectory_dataset
-from quadsgd.theory import _risk1, plateau_risk, risk as theory_risk
+from quadsgd.grids import sample_counts, sgd_alpha_grid
+from quadsgd.init import finite_n_overlaps, finite_n_weights
+from quadsgd.rng import Purpose, seed_sequence, stream
+from quadsgd.schema import trajectory_dataset
+from quadsgd.status import Status
+from quadsgd.theory import plateau_risk
+from quadsgd.theory import risk as theory_risk
 
-__all__ = ["simulate", "sample_grid", "DIVERGENCE_TRACE", "RISK_FLOOR"]
+__all__ = ["simulate", "DIVERGENCE_TRACE", "RISK_FLOOR"]
 
 DIVERGENCE_TRACE = 1e4  # diverged: trace(Q)/p above this (as in the ODE)
 RISK_FLOOR = 1e-12  # converged: risk below this; SGD is then frozen (y - yhat = 0)
 _BLOCK_NUMBERS = 1 << 20  # Gaussian numbers per drawn block (8 MiB)
-
-
-def sample_grid(alpha: NDArray[np.float64], N: int) -> NDArray[np.int64]:
-    """Sample counts ``round(alpha * N)`` of the recording grid (strictly increasing, from 0)."""
-    t = np.rint(np.asarray(alpha) * N).astype(np.int64)
-    if t[0] != 0 or np.any(np.diff(t) <= 0):
-        raise ValueError(f"alpha grid gives repeated or non-increasing sample counts at N={N}; use a coarser grid")
-    return t
+_GRAM_BLOCK = 1 << 14  # samples per drawn block of the Gram chain, fixed so that draws do not follow the grid
 
 
 # ------------------------------------------------------------------- weight space
@@ -93,7 +85,7 @@ def _overlaps_from_weights(W: NDArray[np.float64], pstar: int) -> tuple[NDArray[
 
 def _run_weights(p, pstar, eta, N, seed, t_grid, out_Q, out_M):
     W, _ = finite_n_weights(p, pstar, N, seed)
-    rng = np.random.Generator(np.random.SFC64(seed_sequence(seed, p, pstar, N, Purpose.WEIGHTS_SAMPLES)))
+    rng = np.random.Generator(np.random.SFC64(seed_sequence(seed, Purpose.WEIGHTS_SAMPLES, p, pstar, N)))
     block = max(1, _BLOCK_NUMBERS // N)
     X = np.empty((block, N))
     c = eta * (2.0 / p) / math.sqrt(N)
@@ -180,15 +172,22 @@ def _run_gram(p, pstar, eta, N, seed, t_grid, out_Q, out_M):
     Q = np.eye(p)
     M = finite_n_overlaps(p, pstar, N, seed)
     T = np.eye(pstar)
-    rng = np.random.default_rng(seed_sequence(seed, p, pstar, N, Purpose.GRAM_SAMPLES))
-    block = 1 << 14
+    rng = stream(seed, Purpose.GRAM_SAMPLES, p, pstar, N)
+    # Samples are drawn in blocks of a fixed size, whatever the recording grid: the k-th sample
+    # is the same on every grid, so values at shared grid points do not depend on the grid.
+    Z = np.empty((_GRAM_BLOCK, n))
+    chi = np.empty(_GRAM_BLOCK)
+    pos = _GRAM_BLOCK
     t = 0
     for g, target in enumerate(t_grid):
         while t < target:
-            b = min(block, int(target - t))
-            Z = rng.standard_normal((b, n))
-            chi = rng.chisquare(N - n, size=b)
-            used = _gram_block(Q, M, T, Z, chi, eta, N)
+            if pos == _GRAM_BLOCK:
+                rng.standard_normal(out=Z)
+                chi[:] = rng.chisquare(N - n, size=_GRAM_BLOCK)
+                pos = 0
+            b = min(_GRAM_BLOCK - pos, int(target - t))
+            used = _gram_block(Q, M, T, Z[pos : pos + b], chi[pos : pos + b], eta, N)
+            pos += used
             t += used
             if used < b:
                 return g, t
@@ -202,7 +201,7 @@ def _stop_reason(Q: NDArray[np.float64], M: NDArray[np.float64]) -> Status | Non
     trQ = np.trace(Q)
     if not np.isfinite(trQ) or not np.all(np.isfinite(M)) or trQ > DIVERGENCE_TRACE * Q.shape[0]:
         return Status.DIVERGED
-    if _risk1(Q, M, np.eye(M.shape[1])) <= RISK_FLOOR:
+    if risk1(Q, M, np.eye(M.shape[1])) <= RISK_FLOOR:
         return Status.CONVERGED
     return None
 
@@ -211,13 +210,13 @@ def _stop_reason(Q: NDArray[np.float64], M: NDArray[np.float64]) -> Status | Non
 def simulate(
     p: int,
     pstar: int,
+    *,
     eta: ArrayLike,
     N: int,
-    alpha_max: float | None = None,
     seed: ArrayLike = 0,
-    *,
-    method: Literal["weights", "gram"] = "gram",
     alpha: ArrayLike | None = None,
+    alpha_max: float | None = None,
+    method: Literal["weights", "gram"] = "gram",
     escape_fraction: float = 0.5,
 ) -> xr.Dataset:
     """Finite-N one-pass SGD from the paper's initialization, recorded on an alpha grid.
@@ -238,26 +237,21 @@ def simulate(
     measured ``M(0)`` (also in ``M0``), from which the ODE can be started. A run stops early
     when the risk falls below ``RISK_FLOOR`` (SGD is then frozen) or trace(Q) blows up.
     """
-    p, pstar, N = validate_problem(p, pstar, N)
+    p, pstar, N = _validate.widths(p, pstar, N)
     if method not in ("weights", "gram"):
         raise ValueError(f"method must be 'weights' or 'gram'; got {method!r}")
-    eta_arr = np.asarray(eta, dtype=np.float64)
-    seed_arr = np.asarray(seed)
+    eta_arr = _validate.positive_array("eta", eta)
+    seed_arr = _validate.seeds("seed", seed)
     if eta_arr.ndim > 1 or seed_arr.ndim > 1:
         raise ValueError("eta and seed must be scalars or 1-D")
-    if not np.all(np.isfinite(eta_arr)) or np.any(eta_arr <= 0):
-        raise ValueError(f"eta must be positive and finite; got {eta_arr}")
-    if not np.issubdtype(seed_arr.dtype, np.integer) or np.any(seed_arr < 0):
-        raise ValueError(f"seed must be non-negative integers; got {seed_arr}")
+    escape_fraction = _validate.fraction("escape_fraction", escape_fraction)
     if alpha is None:
-        if alpha_max is None or not alpha_max > 0:
-            raise ValueError(f"alpha_max must be positive when no alpha grid is given; got {alpha_max!r}")
-        grid = np.unique(np.rint(np.concatenate([[0.0], np.geomspace(1.0, alpha_max * N, 120)])) / N)
+        if alpha_max is None:
+            raise ValueError("alpha_max is required when no alpha grid is given")
+        grid = sgd_alpha_grid(alpha_max, N, num=121)
     else:
         grid = np.asarray(alpha, dtype=np.float64)
-        if grid.ndim != 1 or grid.size < 2 or grid[0] != 0 or np.any(np.diff(grid) <= 0):
-            raise ValueError("alpha must be a strictly increasing 1-D grid starting at 0 with >= 2 points")
-    t_grid = sample_grid(grid, N)
+    t_grid = sample_counts(grid, N)
     grid = t_grid / N
 
     etas, seeds = np.atleast_1d(eta_arr), np.atleast_1d(seed_arr)

@@ -7,27 +7,34 @@ import time
 import numpy as np
 import xarray as xr
 
-from quadsgd.escape import scan_eta
+from quadsgd.grids import log_alpha_grid
+from quadsgd.sweep.drivers import ode_scan
 
-#: The scan of the cluster tests: p=2, p*=1, two learning rates, four seeds, N=10_000.
-P, PSTAR, ETAS, SEEDS, N, ALPHA_MAX = 2, 1, [0.2, 0.3], list(range(4)), 10_000, 200.0
+#: The scan of the cluster tests: p=2, p*=1, two learning rates (eta/p; eta = 0.2, 0.3), four
+#: seeds, N=10_000.
+P, PSTAR, ETAS, SEEDS, N, ALPHA_MAX = 2, 1, [0.1, 0.15], list(range(4)), 10_000, 200.0
+
+
+def _alpha(alpha_max: float):
+    return log_alpha_grid(alpha_max, num=64)
 
 
 def submit_eta(client, eta: float, seeds=SEEDS, alpha_max: float = ALPHA_MAX, **submit_kwargs):
     """Submit the scan restricted to one learning rate as one task.
 
-    The task is ``quadsgd.escape.scan_eta`` itself, which every worker can import; a helper
-    defined under ``tests/`` would be pickled by reference and fail to unpickle on a worker
-    started outside the repository's ``sys.path``.
+    The task is ``quadsgd.sweep.drivers.ode_scan`` itself (learning rates as ``eta / p``), which
+    every worker can import; a helper defined under ``tests/`` would be pickled by reference and
+    fail to unpickle on a worker started outside the repository's ``sys.path``.
     """
     return client.submit(
-        scan_eta, P, PSTAR, [eta], list(seeds), N, alpha_max=alpha_max, pure=False, **submit_kwargs
+        ode_scan, P, PSTAR, eta_over_p=[eta], seeds=list(seeds), N=N, alpha=_alpha(alpha_max), progress=False,
+        pure=False, **submit_kwargs
     )
 
 
 def local_scan(etas=ETAS, seeds=SEEDS, alpha_max: float = ALPHA_MAX) -> xr.Dataset:
     """The whole scan in this process, in one call."""
-    return scan_eta(P, PSTAR, etas, seeds, N, alpha_max=alpha_max)
+    return ode_scan(P, PSTAR, eta_over_p=etas, seeds=seeds, N=N, alpha=_alpha(alpha_max), progress=False)
 
 
 def assert_bit_identical(got: xr.Dataset, want: xr.Dataset) -> None:
@@ -55,4 +62,4 @@ def slow_scan(eta: float, seeds, delay: float, alpha_max: float = ALPHA_MAX) -> 
     ``PYTHONPATH``).
     """
     time.sleep(delay)
-    return scan_eta(P, PSTAR, [eta], list(seeds), N, alpha_max=alpha_max)
+    return ode_scan(P, PSTAR, eta_over_p=[eta], seeds=list(seeds), N=N, alpha=_alpha(alpha_max), progress=False)

@@ -1,7 +1,7 @@
 """The scan on a Dask cluster reached by address: real ``dask scheduler`` / ``dask worker``
 processes on loopback, bit-identical results, and a worker killed mid-batch loses nothing.
 
-This is what ``dask.scheduler_address`` in the pipeline config (``quadsgd.cluster.dask_client``)
+This is what ``dask.scheduler_address`` in the pipeline config (``quadsgd.sweep.execute.dask_client``)
 connects to. Only 127.0.0.1 is used; the scheduler picks a free port and reports it through its
 scheduler file.
 """
@@ -115,12 +115,12 @@ def test_scan_by_address_is_bit_identical_and_survives_a_killed_worker(dask_proc
         ]
         wait(futures, timeout=60)
         assert {client.who_has(f)[f.key][0] for f in futures} == set(workers.values())
-        assert_bit_identical(xr.concat(client.gather(futures), dim="eta"), want)
+        assert_bit_identical(xr.concat(client.gather(futures), dim="eta_over_p"), want)
         del futures
 
         # 2. A longer batch, one task per (eta, seed), each sleeping 0.4 s before its scan;
         #    kill w1 while one of them is running there.
-        etas = [0.1, 0.2, 0.3, 0.4]
+        etas = [0.05, 0.1, 0.15, 0.2]
         seeds = list(range(4))
         want_batch = local_scan(etas=etas, seeds=seeds)
         batch = {
@@ -147,6 +147,6 @@ def test_scan_by_address_is_bit_identical_and_survives_a_killed_worker(dask_proc
         results = client.gather(batch)
     assert lost_in_flight > 0
     got = xr.concat(
-        [xr.concat([results[(eta, s)] for s in seeds], dim="seed") for eta in etas], dim="eta"
+        [xr.concat([results[(eta, s)] for s in seeds], dim="seed") for eta in etas], dim="eta_over_p"
     )
     assert_bit_identical(got, want_batch)

@@ -46,7 +46,7 @@ pytestmark = [
     ),
 ]
 
-#: One BLAS/OpenMP/numba thread per worker, as quadsgd.cluster does for its SLURM workers.
+#: One BLAS/OpenMP/numba thread per worker, as quadsgd.sweep.execute does for its SLURM workers.
 PROLOGUE = [
     f"export {k}=1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 ]
@@ -110,7 +110,7 @@ def test_dask_slurmcluster_matches_local(slurm_cluster, tmp_path):
         wait(futures, timeout=180)
         parts = client.gather(futures)
         assert {client.who_has(f)[f.key][0] for f in futures} == set(workers)
-    got = xr.concat(parts, dim="eta")
+    got = xr.concat(parts, dim="eta_over_p")
     assert_bit_identical(got, want)
     # close() cancels the jobs; squeue forgets them (or shows them completing) shortly after.
     cluster.close()
@@ -133,7 +133,7 @@ def test_quadsgd_dask_client_kind_slurm(tmp_path):
     pytest.importorskip("dask_jobqueue")
     from distributed import wait
 
-    from quadsgd.cluster import dask_client
+    from quadsgd.sweep.execute import dask_client
 
     job_name = f"quadsgd-client-{os.getpid()}"
     cluster_kwargs = {
@@ -154,7 +154,7 @@ def test_quadsgd_dask_client_kind_slurm(tmp_path):
             assert _squeue_names().count(job_name) == 2
             futures = [submit_eta(client, eta) for eta in ETAS]
             wait(futures, timeout=180)
-            got = xr.concat(client.gather(futures), dim="eta")
+            got = xr.concat(client.gather(futures), dim="eta_over_p")
     finally:
         subprocess.run(["scancel", "--name", job_name], capture_output=True)
     assert_bit_identical(got, want)

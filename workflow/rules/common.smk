@@ -2,10 +2,14 @@
 
 from snakemake.utils import validate
 
-from quadsgd.sweep import check_results_fingerprint, default_alpha_grid, eta_blocks
+from quadsgd.grids import log_alpha_grid
+from quadsgd.provenance import canonical, check_results_fingerprint
+from quadsgd.sweep.plan import eta_blocks
 
 
 validate(config, schema="../schemas/config.schema.yaml")
+# One spelling per number (300 == 300.0): params, and so what Snakemake reruns, follow values only.
+config.update(canonical(config))
 
 
 def _check_config(cfg):
@@ -18,7 +22,7 @@ def _check_config(cfg):
         )
     for section in ("grid", "implicit_bias"):  # recording grids 0, 0.01, ..., alpha_max must increase
         try:
-            default_alpha_grid(cfg[section]["alpha_max"], cfg[section]["alpha_points"])
+            log_alpha_grid(cfg[section]["alpha_max"], cfg[section]["alpha_points"])
         except ValueError as err:
             raise ValueError(
                 f"config key {section}.alpha_max / {section}.alpha_points: no increasing alpha grid ({err})"
@@ -61,16 +65,6 @@ wildcard_constraints:
 def part_name(i):
     """Zero-padded job index, the only number in a simulation file name besides integers."""
     return f"{i:03d}"
-
-
-def ode_parts(wildcards):
-    """The per-job ODE stores of one (p, pstar)."""
-    return expand(
-        "results/ode/p{p}_pstar{pstar}/part{part}.zarr",
-        p=wildcards.p,
-        pstar=wildcards.pstar,
-        part=[part_name(i) for i in range(N_PARTS)],
-    )
 
 
 def all_ode_parts(wildcards=None):
@@ -117,7 +111,7 @@ def optional_targets(wildcards=None):
     targets = []
     land = config["landscape"]
     if land["enabled"]:
-        targets.append("results/hessian.zarr")
+        targets += ["results/hessian.zarr", "results/dof.zarr"]
         targets += expand(
             "results/figures/landscape_counts_pstar{pstar}_N{N}.{ext}",
             pstar=land["pstar"], N=max(land["N"]), ext=["png", "pdf"],

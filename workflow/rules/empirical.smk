@@ -1,4 +1,5 @@
-"""Empirical-risk stage: teacher recovery vs alpha = n/d and the population flow (quadsgd.empirical)."""
+"""Empirical-risk stage: teacher recovery vs alpha = n/d (run on the Dask client of the `dask` config) and
+the population flow (quadsgd.empirical); the plot rule only reads their stores."""
 
 
 rule empirical_recovery:

@@ -1,4 +1,5 @@
-"""Landscape stage: Hessian eigenvalue counts at the critical points (quadsgd.landscape)."""
+"""Landscape stage (quadsgd.landscape): Hessian eigenvalue counts and degrees of freedom at the
+critical points, each store owned by one rule; the figure rules only read the stores."""
 
 
 rule hessian_counts:
@@ -14,6 +15,21 @@ rule hessian_counts:
         runtime=RES["landscape"]["runtime"],
     script:
         "../scripts/hessian_counts.py"
+
+
+rule degrees_of_freedom:
+    output:
+        directory("results/dof.zarr"),
+    log:
+        "logs/degrees_of_freedom.log",
+    params:
+        landscape=config["landscape"],
+    threads: RES["landscape"]["threads"]
+    resources:
+        mem_mb=RES["landscape"]["mem_mb"],
+        runtime=RES["landscape"]["runtime"],
+    script:
+        "../scripts/degrees_of_freedom.py"
 
 
 rule plot_hessian_counts:
@@ -33,13 +49,13 @@ rule plot_hessian_counts:
 
 
 rule plot_degrees_of_freedom:
+    input:
+        "results/dof.zarr",
     output:
         png="results/figures/landscape_dof_N{N}.png",
         pdf="results/figures/landscape_dof_N{N}.pdf",
     log:
         "logs/plot/landscape_dof_N{N}.log",
-    params:
-        pstar=config["landscape"]["pstar"],
     threads: RES["plot"]["threads"]
     resources:
         mem_mb=RES["plot"]["mem_mb"],

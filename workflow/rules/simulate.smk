@@ -24,9 +24,9 @@ rule simulate_ode:
 
 
 rule refine_eta_opt:
-    """Extra learning rates around the grid minimum of the mean escape time of one (p, pstar)."""
+    """eta_opt of one (p, pstar): grid grown to instability if needed, refined, selected (quadsgd.eta_opt)."""
     input:
-        ode_parts,
+        "results/sweep.zarr",
     output:
         directory("results/refine/p{p}_pstar{pstar}.zarr"),
     log:

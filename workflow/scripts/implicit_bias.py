@@ -4,8 +4,9 @@ import logging
 
 import numpy as np
 
-from quadsgd import sweep
-from quadsgd.cluster import dask_client
+from quadsgd.grids import eta_from_eta_over_p, log_alpha_grid
+from quadsgd.sweep import drivers
+from quadsgd.sweep.execute import dask_client
 from quadsgd.storage import write_zarr_atomic
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
@@ -14,10 +15,11 @@ log = logging.getLogger("implicit_bias")
 
 def main(smk) -> None:
     cfg = smk.params.ib
-    alpha = sweep.default_alpha_grid(cfg["alpha_max"], cfg["alpha_points"])
+    alpha = log_alpha_grid(cfg["alpha_max"], cfg["alpha_points"])
     with dask_client(smk.threads, **smk.config["dask"]) as client:
-        ds = sweep.implicit_bias(cfg["p"], cfg["pstar"], cfg["N"], cfg["eta_over_p"] * cfg["p"],
-                                 np.arange(cfg["seeds"]), alpha=alpha, client=client)
+        ds = drivers.implicit_bias_runs(cfg["p"], cfg["pstar"], N=cfg["N"],
+                                        eta=float(eta_from_eta_over_p(cfg["eta_over_p"], cfg["p"])),
+                                        seeds=np.arange(cfg["seeds"]), alpha=alpha, client=client)
     log.info("final matched distances %s", ds["distance"].isel(alpha=-1).values.diagonal())
     write_zarr_atomic(ds, smk.output[0])
 

@@ -1,17 +1,18 @@
-"""Snakemake adapter: degrees of freedom of W^T W and the manifold dimension vs p (Figure 6)."""
+"""Snakemake adapter: degrees of freedom of W^T W and the manifold dimension vs p (Figure 6),
+read from results/dof.zarr."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 from quadsgd.plots.landscape import plot_degrees_of_freedom  # noqa: E402
+from quadsgd.storage import open_store  # noqa: E402
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 
 def main(smk) -> None:
-    N = int(smk.wildcards.N)
-    # p runs past N to show where the degrees of freedom saturate at N(N+1)/2.
-    fig = plot_degrees_of_freedom(N, [int(s) for s in smk.params.pstar], p_max=N + N // 2 + 2)
+    ds = open_store(smk.input[0], required=("wtw_dof", "wtw_jacobian_rank", "manifold_dimension")).load()
+    fig = plot_degrees_of_freedom(ds, int(smk.wildcards.N))
     fig.savefig(smk.output.png, dpi=150)
     fig.savefig(smk.output.pdf)
 

@@ -1,4 +1,4 @@
-"""Snakemake adapter: Hessian eigenvalue-count figure for one (pstar, N)."""
+"""Snakemake adapter: Hessian eigenvalue-count figure for one (pstar, N), read from results/hessian.zarr."""
 
 import matplotlib
 
@@ -10,7 +10,7 @@ from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake job
 
 
 def main(smk) -> None:
-    ds = open_store(smk.input[0]).load()
+    ds = open_store(smk.input[0], required=("count_numeric", "count_formula")).load()
     fig = plot_eigen_counts(ds, int(smk.wildcards.pstar), int(smk.wildcards.N))
     fig.savefig(smk.output.png, dpi=150)
     fig.savefig(smk.output.pdf)

@@ -4,8 +4,9 @@ import logging
 import sys
 import warnings
 
-from quadsgd import sweep
+from quadsgd.provenance import config_attrs
 from quadsgd.storage import open_store, write_zarr_atomic
+from quadsgd.sweep import aggregate
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 log = logging.getLogger("summarize")
@@ -13,15 +14,14 @@ log = logging.getLogger("summarize")
 
 def main(smk) -> None:
     ds = open_store(smk.input.sweep, required=("alpha_escape", "status")).load()
-    refined = {}
+    optima = {}
     for path in smk.input.refined:
-        extra = open_store(path).load()
-        key = (int(extra.attrs["p"]), int(extra.attrs["pstar"]))
-        refined[key] = extra if extra.sizes["eta_over_p"] else None
+        opt = open_store(path, required=aggregate.OPTIMUM_VARIABLES).load()
+        optima[(int(opt.attrs["p"]), int(opt.attrs["pstar"]))] = opt
     sgd = [open_store(path, required=("alpha_escape", "status")).load() for path in smk.input.sgd]
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", sweep.GridWarning)
-        summary = sweep.summarize(ds, refined, sgd, sweep.config_attrs(smk.params.config))
+        warnings.simplefilter("always", aggregate.GridWarning)
+        summary = aggregate.summarize(ds, optima, sgd, config_attrs(smk.params.config))
     for w in caught:
         log.warning("%s", w.message)
         print(f"WARNING (summary): {w.message}", file=sys.__stderr__)

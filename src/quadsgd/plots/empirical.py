@@ -1,7 +1,9 @@
-"""Figures for empirical-risk gradient descent (paper 004; ``quadsgd.empirical``).
+"""Figures for empirical-risk gradient descent (:mod:`quadsgd.empirical`; Sarao Mannelli,
+Vanden-Eijnden, Zdeborova, arXiv:2006.15459).
 
-Each function takes datasets produced by :mod:`quadsgd.empirical` and returns a matplotlib
-``Figure`` drawn with the Agg canvas (no pyplot state, nothing shown or saved).
+Each function draws a store or dataset built by :mod:`quadsgd.empirical` as it is (nothing is
+recomputed here) and returns a matplotlib ``Figure`` drawn with the Agg canvas (no pyplot
+state, nothing shown or saved).
 """
 
 from __future__ import annotations
@@ -23,54 +25,58 @@ def _new_figure(ncols: int, width: float = 4.2, height: float = 3.4) -> tuple[Fi
     return fig, list(axes)
 
 
-def plot_recovery(summaries: Sequence[xr.Dataset]) -> Figure:
-    """Recovery probability vs ``alpha = n/d``, one panel per ``m*``, one curve per ``d``.
+def plot_recovery(ds: xr.Dataset) -> Figure:
+    """Recovery probability vs the realized ``n/d``, one panel per ``m*``, one curve per ``d``.
 
     Parameters
     ----------
-    summaries : outputs of :func:`quadsgd.empirical.recovery_summary` (any mix of d, m*,
-        method). Dashed verticals: the paper's finite-d ``n_c/d`` (eq. 13) in the curve's
-        colour; dotted grey: ``alpha_c = m* + 1`` (eq. 14).
+    ds : the recovery store, :func:`quadsgd.empirical.recovery_dataset` (dims ``d``, ``mstar``,
+        ``alpha``; reads ``p_recover``, ``p_recover_err``, ``alpha_realized``, ``alpha_c_paper``).
+        Dashed verticals: the paper's finite-d ``n_c/d`` (eq. 13) in the curve's colour; dotted
+        grey: ``alpha_c = m* + 1`` (eq. 14).
     """
-    if len(summaries) == 0:
-        raise ValueError("summaries must not be empty")
-    mstars = sorted({int(s.attrs["mstar"]) for s in summaries})
-    fig, axes = _new_figure(len(mstars))
-    ds_all = sorted({int(s.attrs["d"]) for s in summaries})
-    colors = {d: f"C{i}" for i, d in enumerate(ds_all)}
-    for ax, ms in zip(axes, mstars):
-        for s in summaries:
-            if int(s.attrs["mstar"]) != ms:
-                continue
-            d = int(s.attrs["d"])
-            c = colors[d]
-            style = "o-" if s.attrs.get("method") == "flow" else "s--"
-            ax.errorbar(s["alpha"], s["p_recover"], yerr=s["p_recover_err"], fmt=style, color=c, ms=3,
-                        capsize=2, label=f"d={d} ({s.attrs.get('method')})")
-            ax.axvline(float(s["alpha_c_paper"]), color=c, ls="--", lw=0.8)
-        ax.axvline(ms + 1, color="0.5", ls=":", lw=1.0, label=r"$\alpha_c = m^*+1$")
+    if ds.sizes.get("d", 0) == 0 or ds.sizes.get("mstar", 0) == 0:
+        raise ValueError("the recovery store has no (d, mstar) case")
+    method = ds.attrs.get("method", "")
+    style = "o-" if method == "flow" else "s--"
+    fig, axes = _new_figure(ds.sizes["mstar"])
+    for ax, ms in zip(axes, ds["mstar"].values):
+        for i, d in enumerate(ds["d"].values):
+            case = ds.sel(d=d, mstar=ms)
+            x = case["alpha_realized"].values
+            order = np.argsort(x, kind="stable")
+            c = f"C{i}"
+            ax.errorbar(x[order], case["p_recover"].values[order], yerr=case["p_recover_err"].values[order],
+                        fmt=style, color=c, ms=3, capsize=2, label=f"d={int(d)} ({method})")
+            ax.axvline(float(case["alpha_c_paper"]), color=c, ls="--", lw=0.8)
+        ax.axvline(int(ms) + 1, color="0.5", ls=":", lw=1.0, label=r"$\alpha_c = m^*+1$")
         ax.axhline(0.5, color="0.8", lw=0.6)
         ax.set_xlabel(r"$\alpha = n/d$")
         ax.set_ylabel(r"$P(A_\infty = A^*)$")
-        ax.set_title(rf"$m^* = {ms}$ (dashed: paper $n_c/d$, eq. 13)", fontsize=9)
+        ax.set_title(rf"$m^* = {int(ms)}$ (dashed: paper $n_c/d$, eq. 13)", fontsize=9)
         ax.set_ylim(-0.05, 1.05)
         ax.legend(fontsize=7)
     return fig
 
 
-def plot_population_decay(ds: xr.Dataset, cases: Sequence[int] | None = None) -> Figure:
-    """Population risk ``E(t)`` (eq. 9) of the exact flow eq. (20), log-log, per case.
+def plot_population_decay(ds: xr.Dataset, cases: Sequence[tuple[int, int, str]] | None = None) -> Figure:
+    """Population risk ``E(t)`` (eq. 9) of the exact flow eq. (20), log-log, one panel per case.
 
-    ``ds`` is :func:`quadsgd.empirical.population_flow_dataset`. Drawn per case: the exact
-    ``E``, the full weight flow (eq. 7, markers), the paper's eq. (26) and eq. (27) as printed,
-    and for ``m* < d`` the late-time asymptote ``(d-m*)(m*+2)/(16(d+2) t^2)``.
+    ``ds`` is :func:`quadsgd.empirical.population_flow_dataset`; ``cases`` are ``(d, m*, teacher)``
+    triples (default: every computed case). Drawn per case: the exact ``E``, the full weight flow
+    (eq. 7, markers), the paper's eq. (26) and eq. (27) as printed, and for ``m* < d`` the
+    late-time asymptote ``(d-m*)(m*+2)/(16(d+2) t^2)``.
     """
-    idx = list(ds["case"].values) if cases is None else list(cases)
-    fig, axes = _new_figure(len(idx), width=3.6)
+    if cases is None:
+        done = ds["computed"].stack(case=("d", "mstar", "teacher"))
+        done = done[done.values]
+        cases = [(int(d), int(ms), str(k)) for d, ms, k in done["case"].values]
+    if len(cases) == 0:
+        raise ValueError("no population-flow case to draw")
+    fig, axes = _new_figure(len(cases), width=3.6)
     t = ds["time"].values
-    for ax, c in zip(axes, idx):
-        sub = ds.sel(case=c)
-        d, ms, kind = int(sub["d"]), int(sub["mstar"]), str(sub["teacher"].values)
+    for ax, (d, ms, kind) in zip(axes, cases):
+        sub = ds.sel(d=d, mstar=ms, teacher=kind)
         E = sub["E"].values
         pos = E > 0
         ax.loglog(t[pos], E[pos], "k-", lw=1.6, label=r"exact $E$ (eq. 20)")
@@ -101,7 +107,8 @@ def plot_flow_curves(ds: xr.Dataset) -> Figure:
     fig, axes = _new_figure(2)
     t = ds["time"].values
     keep = t > 0
-    for ax, var, lab in zip(axes, ("train_error", "gen_error"), (r"$E_n(A(t))$ (train)", r"$E(A(t))$ (generalization)")):
+    labels = (r"$E_n(A(t))$ (train)", r"$E(A(t))$ (generalization)")
+    for ax, var, lab in zip(axes, ("train_error", "gen_error"), labels):
         for i, a in enumerate(ds["alpha"].values):
             vals = ds[var].sel(alpha=a).values[:, keep]
             vals = np.where(vals > 0, vals, np.nan)
@@ -111,6 +118,6 @@ def plot_flow_curves(ds: xr.Dataset) -> Figure:
                       label=rf"$\alpha={a:.3g}$")
         ax.set_xlabel(r"$t$")
         ax.set_ylabel(lab)
-        ax.set_title(rf"$d={ds.attrs['d']}, m^*={ds.attrs['mstar']}, m={ds.attrs['m']}$", fontsize=9)
+        ax.set_title(rf"$d={int(ds['d'])}, m^*={int(ds['mstar'])}, m={int(ds['m'])}$", fontsize=9)
         ax.legend(fontsize=7)
     return fig

@@ -1,20 +1,17 @@
 """Landscape figures: Hessian eigenvalue counts at the critical points, and degrees of freedom.
 
-Both functions return a matplotlib ``Figure`` built on the non-interactive Agg canvas (no
-pyplot state, nothing shown or saved).
+Both functions only read a store built by :mod:`quadsgd.landscape.datasets` (closed forms and
+numerical values alike) and return a matplotlib ``Figure`` on the non-interactive Agg canvas
+(no pyplot state, nothing shown or saved). Conventions: docs/conventions.md section 8.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-
-from quadsgd import landscape
 
 __all__ = ["plot_eigen_counts", "plot_degrees_of_freedom"]
 
@@ -40,35 +37,41 @@ def _new_figure(figsize: tuple[float, float]) -> Figure:
     return fig
 
 
+def _drawable(values: np.ndarray) -> np.ndarray:
+    """Counts as floats with the ``-1`` fill (and, for log axes, zeros) as NaN."""
+    out = values.astype(float)
+    out[out <= 0] = np.nan
+    return out
+
+
 def plot_eigen_counts(ds: xr.Dataset, pstar: int, N: int) -> Figure:
     """Eigenvalue counts vs p for each critical point, and the plateau negative/null ratio.
 
     Parameters
     ----------
     ds : xarray.Dataset
-        Output of :func:`quadsgd.landscape.hessian_counts_dataset` (``-1`` entries are skipped).
+        The store of :func:`quadsgd.landscape.hessian_counts_dataset` (``-1`` entries are
+        skipped).
     pstar, N : int
         The slice to draw; must be coordinates of ``ds``.
 
     Returns
     -------
     Figure
-        Five panels: counts (log scale; lines closed form, markers numerical) for the four
-        points, and the plateau ratio ``#negative / #null`` vs p with the closed form
-        ``2 p* / (2N - p - 2p* - 1)`` drawn continuously.
+        One panel per point of ``ds`` (counts on a log scale; lines closed form, markers
+        numerical), and the plateau ratio ``#negative / #null`` vs p (line: closed-form counts,
+        markers: numerical counts, dotted: ``p*/N``).
     """
     sl = ds.sel(pstar=pstar, N=N)
     p = sl["p"].values
+    points = [str(v) for v in sl["point"].values]
     fig = _new_figure((17.0, 8.0))
     axes = fig.subplots(2, 3).ravel()
-    for ax, point in zip(axes, landscape.POINTS):
-        for sign in landscape.SIGNS:
-            color, marker = _SIGN_STYLE[sign]
-            formula = sl["count_formula"].sel(point=point, sign=sign).values.astype(float)
-            numeric = sl["count_numeric"].sel(point=point, sign=sign).values.astype(float)
-            # log axis: zero counts and the -1 fill cannot be drawn
-            formula[formula <= 0] = np.nan
-            numeric[numeric <= 0] = np.nan
+    for ax, point in zip(axes, points):
+        for sign in (str(v) for v in sl["sign"].values):
+            color, marker = _SIGN_STYLE.get(sign, ("k", "x"))
+            formula = _drawable(sl["count_formula"].sel(point=point, sign=sign).values)
+            numeric = _drawable(sl["count_numeric"].sel(point=point, sign=sign).values)
             if np.all(np.isnan(formula)) and np.all(np.isnan(numeric)):
                 continue
             dashed = sign.startswith("null_")
@@ -78,100 +81,72 @@ def plot_eigen_counts(ds: xr.Dataset, pstar: int, N: int) -> Figure:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("student width $p$")
         ax.set_ylabel("number of Hessian eigenvalues")
-        ax.set_title(f"{_POINT_TITLE[point]}, $p^*={pstar}$, $N={N}$", fontsize="medium")
+        ax.set_title(f"{_POINT_TITLE.get(point, point)}, $p^*={pstar}$, $N={N}$", fontsize="medium")
         # Outside the axes: the count curves span the whole panel.
         ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
-    ax = axes[len(landscape.POINTS)]
-    neg = sl["count_numeric"].sel(point="plateau", sign="negative").values.astype(float)
-    null = sl["count_numeric"].sel(point="plateau", sign="null").values.astype(float)
-    ok = (neg >= 0) & (null > 0)
-    ax.plot(p[ok], neg[ok] / null[ok], "ko", mfc="none", label="numeric")
-    admissible = p[p + pstar <= N]
-    if admissible.size:
-        pc = np.linspace(admissible.min(), admissible.max(), 200)
-        ax.plot(pc, 2.0 * pstar / (2.0 * N - pc - 2.0 * pstar - 1.0), "k-", label=r"$2p^*/(2N-p-2p^*-1)$")
-        ax.axhline(pstar / N, color="0.5", ls=":", label=r"$p^*/N$")
+    ax = axes[len(points)]
+    plateau = sl.sel(point="plateau")
+    for var, style, label in (
+        ("count_formula", dict(ls="-", color="k"), r"closed form $2p^*/(2N-p-2p^*-1)$"),
+        ("count_numeric", dict(ls="none", color="k", marker="o", mfc="none"), "numeric"),
+    ):
+        neg = plateau[var].sel(sign="negative").values.astype(float)
+        null = plateau[var].sel(sign="null").values.astype(float)
+        ok = (neg >= 0) & (null > 0)
+        ax.plot(p[ok], neg[ok] / null[ok], label=label, **style)
+    ax.axhline(pstar / N, color="0.5", ls=":", label=r"$p^*/N$")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("student width $p$")
     ax.set_ylabel(r"plateau ratio $n_-/n_0$")
     ax.set_title("plateau: negative / null eigenvalues", fontsize="medium")
     ax.legend(fontsize="x-small")
-    axes[-1].remove()
+    for extra in axes[len(points) + 1 :]:
+        extra.remove()
     return fig
 
 
-def plot_degrees_of_freedom(
-    N: int, pstar_values: Sequence[int], p_max: int, numeric_max_pN: int = 600, seed: int = 0
-) -> Figure:
+def plot_degrees_of_freedom(ds: xr.Dataset, N: int) -> Figure:
     """Degrees of freedom of ``W^T W`` and zero-error manifold dimension vs p.
 
     Parameters
     ----------
+    ds : xarray.Dataset
+        The store of :func:`quadsgd.landscape.degrees_of_freedom_dataset` (``-1`` entries are
+        skipped).
     N : int
-        Input dimension.
-    pstar_values : sequence of int
-        Teacher widths (each ``<= N``) for the manifold-dimension curves.
-    p_max : int
-        Largest student width (take ``p_max > N`` to show the saturation at ``N(N+1)/2``).
-    numeric_max_pN : int
-        Numerical markers (Jacobian rank of ``W -> W^T W`` at random ``W``; orbit dimension at a
-        seeded zero-error point) are drawn where ``p N`` does not exceed this.
-    seed : int
-        Seed of the random points used for the markers.
+        Input dimension; must be a coordinate of ``ds``.
 
     Returns
     -------
     Figure
-        Left: ``pN - p(p-1)/2`` (p <= N) / ``N(N+1)/2`` (p > N) with the bound ``N(N+1)/2``.
-        Right: ``p p* - p*(p*+1)/2`` for each ``p*`` and the generic fibre dimension
+        Left: ``pN - p(p-1)/2`` (p <= N) / ``N(N+1)/2`` (p > N) with the bound ``N(N+1)/2`` and
+        the numerical Jacobian rank of ``W -> W^T W``. Right: ``p p* - p*(p*+1)/2`` for each
+        ``p*`` of ``ds`` with the numerical orbit dimension, and the generic fibre dimension
         ``pN - dof``.
     """
-    p = np.arange(1, p_max + 1)
-    rng = np.random.default_rng(seed)
+    sl = ds.sel(N=N)
+    p = sl["p"].values
     fig = _new_figure((11.0, 4.5))
     ax_dof, ax_man = fig.subplots(1, 2)
 
-    dof = [landscape.wtw_degrees_of_freedom(int(k), N) for k in p]
-    ax_dof.plot(p, dof, "k-", label=r"$pN - p(p-1)/2$ ($p\leq N$), $N(N+1)/2$ ($p>N$)")
-    small = p[p * N <= numeric_max_pN]
-    ax_dof.plot(
-        small,
-        [landscape.wtw_jacobian_rank(rng.standard_normal((int(k), N))) for k in small],
-        "ko",
-        mfc="none",
-        label=r"rank of Jacobian of $W\mapsto W^TW$",
-    )
-    ax_dof.axhline(N * (N + 1) / 2, color="0.5", ls=":", label=r"$N(N+1)/2$")
+    ax_dof.plot(p, sl["wtw_dof"].values, "k-", label=r"$pN - p(p-1)/2$ ($p\leq N$), $N(N+1)/2$ ($p>N$)")
+    rank = sl["wtw_jacobian_rank"].values
+    ax_dof.plot(p[rank >= 0], rank[rank >= 0], "ko", mfc="none", label=r"rank of Jacobian of $W\mapsto W^TW$")
+    ax_dof.axhline(float(sl["wtw_dof_bound"]), color="0.5", ls=":", label=r"$N(N+1)/2$")
     ax_dof.axvline(N, color="0.8", lw=0.8)
     ax_dof.set_xlabel("student width $p$")
     ax_dof.set_ylabel(r"degrees of freedom of $W^TW$")
     ax_dof.set_title(f"$N={N}$", fontsize="medium")
     ax_dof.legend(fontsize="small")
 
-    fibre = [landscape.manifold_dimension(int(k), min(int(k), N), N) for k in p]
-    ax_man.plot(p, fibre, color="0.5", ls="--", label=r"generic fibre $pN-\mathrm{dof}$")
-    for i, pstar in enumerate(pstar_values):
+    ax_man.plot(p, sl["fibre_dimension"].values, color="0.5", ls="--", label=r"generic fibre $pN-\mathrm{dof}$")
+    for i, pstar in enumerate(sl["pstar"].values):
         color = f"C{i}"
-        pp = p[p >= pstar]
-        ax_man.plot(
-            pp,
-            [landscape.manifold_dimension(int(k), pstar, N) for k in pp],
-            color=color,
-            label=f"$pp^*-p^*(p^*+1)/2$, $p^*={pstar}$",
-        )
-        pn = pp[pp * N <= numeric_max_pN]
-        ax_man.plot(
-            pn,
-            [
-                landscape.orbit_dimension(landscape.zero_error(int(k), pstar, N, seed)[0])
-                for k in pn
-            ],
-            color=color,
-            marker="o",
-            ls="none",
-            mfc="none",
-        )
+        dim = sl["manifold_dimension"].sel(pstar=pstar).values
+        orbit = sl["orbit_dimension"].sel(pstar=pstar).values
+        ax_man.plot(p[dim >= 0], dim[dim >= 0], color=color, label=f"$pp^*-p^*(p^*+1)/2$, $p^*={int(pstar)}$")
+        ax_man.plot(p[orbit >= 0], orbit[orbit >= 0], color=color, marker="o", ls="none", mfc="none")
     ax_man.axvline(N, color="0.8", lw=0.8)
     ax_man.set_xlabel("student width $p$")
     ax_man.set_ylabel("zero-error manifold dimension")

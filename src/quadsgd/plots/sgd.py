@@ -15,6 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
+from quadsgd.grids import eta_from_eta_over_p
+
 __all__ = [
     "plot_sgd_vs_ode",
     "plot_polar_factor",
@@ -139,7 +141,7 @@ def plot_escape_vs_eta(summary: xr.Dataset) -> Figure:
             ax.errorbar(eta[ok], d["alpha_escape_mean"].values[ok], yerr=d["alpha_escape_sem"].values[ok],
                         color=f"C{i}", marker="o", ms=3, lw=1.2, capsize=2, label=f"$p={p}$")
             rok = d["refine_n_escaped"].values == int(d["n_runs"].max())
-            ax.plot(d["refine_eta_over_p"].values[rok] * p, d["refine_alpha_escape_mean"].values[rok],
+            ax.plot(eta_from_eta_over_p(d["refine_eta_over_p"].values[rok], p), d["refine_alpha_escape_mean"].values[rok],
                     ls="none", marker="x", ms=4, color=f"C{i}")
             if np.isfinite(d["eta_opt"]):
                 ax.plot(float(d["eta_opt"]), float(d["alpha_escape_opt"]), marker="*", ms=14, color=f"C{i}",

@@ -1,4 +1,8 @@
-"""Dask clusters for the sweep: a local process pool by default, an existing scheduler, or SLURM.
+"""Where tasks run: a Dask client (local processes, an existing scheduler, or SLURM) and the task map.
+
+Every stage of the pipeline (ODE scans, SGD, implicit bias, empirical recovery) hands its
+independent tasks to :func:`map_tasks`, on the client from :func:`dask_client` built from the
+config's ``dask`` section, so the same settings reach every stage.
 
 Workers are single-threaded processes with BLAS/OpenMP/numba pinned to one thread each: the
 compiled kernels are sequential, so extra library threads would only oversubscribe the cores
@@ -11,15 +15,17 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from distributed import Client, LocalCluster
+if TYPE_CHECKING:
+    from distributed import Client
 
-__all__ = ["dask_client", "WORKER_ENV"]
+__all__ = ["dask_client", "map_tasks", "WORKER_ENV"]
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 #: Environment of every worker process: one BLAS / OpenMP / numba thread.
 WORKER_ENV: dict[str, str] = {
@@ -60,6 +66,8 @@ def dask_client(
     cluster_kwargs : extra keyword arguments for the cluster class (e.g. SLURM ``queue``,
         ``account``, ``walltime``, ``memory``).
     """
+    from distributed import Client, LocalCluster
+
     if threads < 1:
         raise ValueError(f"threads must be at least 1; got {threads}")
     if scheduler_address:
@@ -103,3 +111,38 @@ def dask_client(
         client = stack.enter_context(Client(cluster))
         log.info("dask cluster %s (dashboard %s)", type(cluster).__name__, client.dashboard_link)
         yield client
+
+
+def map_tasks(
+    fn: Callable[..., R],
+    tasks: Sequence[tuple[Any, ...]],
+    client: Client | None = None,
+    *,
+    desc: str = "tasks",
+    progress: bool = True,
+) -> list[R]:
+    """``[fn(*t) for t in tasks]``, on ``client`` if given, in the order of ``tasks``.
+
+    Completion is logged (and shown by tqdm on stderr when ``progress``) as tasks finish, so
+    long jobs report where they are. A task's exception is raised here.
+    """
+    from tqdm.auto import tqdm
+
+    results: list[R | None] = [None] * len(tasks)
+    bar = tqdm(total=len(tasks), desc=desc, unit="task", disable=not progress, mininterval=1.0)
+    if client is None:
+        for i, t in enumerate(tasks):
+            results[i] = fn(*t)
+            bar.update()
+            log.info("%s: %d/%d done", desc, i + 1, len(tasks))
+    else:
+        from distributed import as_completed
+
+        futures = [client.submit(fn, *t, pure=False) for t in tasks]
+        index = {f.key: i for i, f in enumerate(futures)}
+        for done, fut in enumerate(as_completed(futures), start=1):
+            results[index[fut.key]] = fut.result()
+            bar.update()
+            log.info("%s: %d/%d done", desc, done, len(tasks))
+    bar.close()
+    return results  # type: ignore[return-value]

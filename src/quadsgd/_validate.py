@@ -1,0 +1,122 @@
+"""One validator per kind of argument, with one behaviour everywhere in the package.
+
+Every public entry point checks its arguments here, so the same value is accepted or refused
+the same way whichever function receives it, and the ``ValueError`` names the argument and the
+rule it breaks. Integers: Python and NumPy integers, and floats with a whole value (``2.0``),
+are accepted; ``bool``, NaN, infinities and fractional values (``0.5``) are refused, never
+truncated.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+#: Seeds are stored as int64 coordinates, so they stay below 2**63.
+SEED_LIMIT = 2**63
+
+
+def integer(name: str, value: object, *, minimum: int | None = None) -> int:
+    """``value`` as an ``int`` if it is a whole number ``>= minimum``; ``ValueError`` otherwise."""
+    rule = "an integer" if minimum is None else f"an integer >= {minimum}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {rule}; got {value!r}")
+    if isinstance(value, numbers.Integral):
+        out = int(value)
+    else:
+        as_float = float(value)
+        if not math.isfinite(as_float) or not as_float.is_integer():
+            raise ValueError(f"{name} must be {rule}; got {value!r}")
+        out = int(as_float)
+    if minimum is not None and out < minimum:
+        raise ValueError(f"{name} must be {rule}; got {value!r}")
+    return out
+
+
+def positive_int(name: str, value: object) -> int:
+    """``value`` as an ``int >= 1`` (see :func:`integer`)."""
+    return integer(name, value, minimum=1)
+
+
+def real(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = True,
+    high_open: bool = True,
+) -> float:
+    """``value`` as a finite ``float`` within the given bounds (open by default)."""
+    lo = "" if low is None else f"{low} {'<' if low_open else '<='} "
+    hi = "" if high is None else f" {'<' if high_open else '<='} {high}"
+    rule = f"a finite number{'' if not (lo or hi) else f' with {lo}{name}{hi}'}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {rule}; got {value!r}")
+    x = float(value)
+    bad = not math.isfinite(x)
+    if low is not None:
+        bad |= x <= low if low_open else x < low
+    if high is not None:
+        bad |= x >= high if high_open else x > high
+    if bad:
+        raise ValueError(f"{name} must be {rule}; got {value!r}")
+    return x
+
+
+def positive_real(name: str, value: object) -> float:
+    """``value`` as a finite ``float > 0``."""
+    return real(name, value, low=0.0)
+
+
+def fraction(name: str, value: object) -> float:
+    """``value`` as a finite ``float`` in the open interval (0, 1)."""
+    return real(name, value, low=0.0, high=1.0)
+
+
+def positive_array(name: str, value: ArrayLike) -> NDArray[np.float64]:
+    """``value`` as a float array whose entries are all finite and positive (any shape)."""
+    arr = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        bad = arr[~(np.isfinite(arr) & (arr > 0))]
+        raise ValueError(f"{name} must be finite and positive; got {bad[:4].tolist()}")
+    return arr
+
+
+def seeds(name: str, value: ArrayLike) -> NDArray[np.int64]:
+    """``value`` (scalar or array of any shape) as seeds in ``[0, 2**63)``; whole floats accepted."""
+    arr = np.asarray(value, dtype=object)
+    flat = [integer(name, v, minimum=0) for v in arr.ravel()]
+    for v in flat:
+        if v >= SEED_LIMIT:
+            raise ValueError(f"{name} must be an integer in [0, 2**63); got {v!r}")
+    return np.array(flat, dtype=np.int64).reshape(arr.shape)
+
+
+def widths(p: object, pstar: object, N: object | None = None) -> tuple[int, int, int | None]:
+    """Student width ``p``, teacher width ``pstar`` and (optionally) input dimension ``N``.
+
+    ``N`` must hold both sets of orthogonal rows: ``N >= p + pstar``.
+    """
+    p_, s_ = positive_int("p", p), positive_int("pstar", pstar)
+    if N is None:
+        return p_, s_, None
+    N_ = positive_int("N", N)
+    if N_ < p_ + s_:
+        raise ValueError(f"N must be at least p + pstar = {p_ + s_}; got N={N_}")
+    return p_, s_, N_
+
+
+def alpha_grid(name: str, value: ArrayLike) -> NDArray[np.float64]:
+    """A recording grid: 1-D, at least 2 points, finite, starting at 0 and strictly increasing."""
+    grid = np.asarray(value, dtype=np.float64)
+    if grid.ndim != 1 or grid.size < 2:
+        raise ValueError(f"{name} must be a 1-D grid of at least 2 points; got shape {grid.shape}")
+    if not np.all(np.isfinite(grid)):
+        raise ValueError(f"{name} must be finite; got {grid[~np.isfinite(grid)][:4].tolist()}")
+    if grid[0] != 0.0 or np.any(np.diff(grid) <= 0):
+        raise ValueError(f"{name} must start at 0 and increase strictly (no repeated points)")
+    return grid

@@ -1,0 +1,199 @@
+"""What every stored variable is: ``long_name`` and ``units`` of each name, and the trajectory schema.
+
+Trajectories (ODE and both SGD methods) share one schema, built by :func:`trajectory_dataset`,
+so results overlay directly. Each package that builds a store annotates it here
+(:func:`annotate`, with a table of its own names where it has any); :func:`missing_attrs` lists
+what is still undescribed, and :func:`quadsgd.storage.write_zarr_atomic` refuses such a store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+
+from quadsgd.status import STATUS_ATTRS
+
+__all__ = ["VARIABLE_ATTRS", "trajectory_dataset", "annotate", "missing_attrs"]
+
+
+#: Attributes of every variable the project stores; one entry per name.
+VARIABLE_ATTRS: dict[str, dict[str, str]] = {
+    "alpha": {"long_name": "alpha = samples / N", "units": "1"},
+    "Q": {"long_name": "student-student overlaps W W^T / N", "units": "1"},
+    "M": {"long_name": "student-teacher overlaps W W*^T / N", "units": "1"},
+    "Q_final": {"long_name": "Q at the last integrated time", "units": "1"},
+    "M_final": {"long_name": "M at the last integrated time", "units": "1"},
+    "M0": {"long_name": "initial student-teacher overlaps M(alpha=0)", "units": "1"},
+    "risk": {"long_name": "population risk eps = E[(y - yhat)^2]/2", "units": "1"},
+    "alpha_escape": {
+        "long_name": "first alpha with risk <= escape_fraction * plateau risk (NaN if never)",
+        "units": "1",
+    },
+    "alpha_stop": {"long_name": "alpha at which integration stopped", "units": "1"},
+    "n_steps": {"long_name": "accepted integrator steps", "units": "1"},
+    "eta": {"long_name": "learning rate eta", "units": "1"},
+    "seed": {"long_name": "random seed (with p, pstar, N keys the SeedSequence)", "units": "1"},
+    "p": {"long_name": "student width p", "units": "1"},
+    "pstar": {"long_name": "teacher width p*", "units": "1"},
+    "k": {"long_name": "student unit index", "units": "1"},
+    "l": {"long_name": "student unit index", "units": "1"},
+    "r": {"long_name": "teacher unit index", "units": "1"},
+    # Escape statistics over seeds (quadsgd.escape.escape_statistics).
+    "alpha_escape_mean": {"long_name": "mean escape time over runs that escaped", "units": "1"},
+    "alpha_escape_sem": {"long_name": "standard error of the mean escape time", "units": "1"},
+    "alpha_escape_median": {"long_name": "median escape time over runs that escaped", "units": "1"},
+    "n_runs": {"long_name": "runs", "units": "1"},
+    "n_escaped": {"long_name": "runs that crossed the escape threshold", "units": "1"},
+    "n_censored": {"long_name": "runs still on the plateau at alpha_max", "units": "1"},
+    "n_diverged": {"long_name": "runs whose overlaps blew up", "units": "1"},
+    "sgd_p": {"long_name": "student width p of the finite-N SGD runs", "units": "1"},
+    "sgd_pstar": {"long_name": "teacher width p* of the finite-N SGD runs", "units": "1"},
+    "sgd_N": {"long_name": "input dimension N of the finite-N SGD runs", "units": "1"},
+    # Sweep (quadsgd.sweep): ODE escape-time grids and their summaries.
+    "eta_over_p": {"long_name": "learning rate per student unit eta / p (the sweep's grid axis)", "units": "1"},
+    "N": {"long_name": "input dimension N", "units": "1"},
+    "refine": {"long_name": "index of a learning rate added by the refinement around the grid minimum", "units": "1"},
+    "dynamics": {"long_name": "dynamics: finite-N SGD (Gram chain) or the ODE from the run's measured M(0)", "units": "1"},
+    "prediction": {"long_name": "seed whose M(0) gives the predicted closest solution", "units": "1"},
+    "eta_opt": {"long_name": "learning rate minimizing the mean ODE escape time (all seeds escaping)", "units": "1"},
+    "eta_opt_over_p": {"long_name": "eta_opt / p", "units": "1"},
+    "alpha_escape_opt": {"long_name": "mean ODE escape time over seeds at eta_opt", "units": "1"},
+    "alpha_escape_opt_sem": {"long_name": "standard error of the mean escape time at eta_opt", "units": "1"},
+    "alpha_escape_opt_median": {"long_name": "median ODE escape time over seeds at eta_opt", "units": "1"},
+    "eta_max_stable": {"long_name": "largest scanned eta at which every seed escaped", "units": "1"},
+    "grid_reaches_instability": {
+        "long_name": "1 if some seed fails to escape at the largest grid eta (the grid brackets the stable range)",
+        "units": "1",
+    },
+    "eta_opt_at_grid_edge": {
+        "long_name": "1 if eta_opt is the smallest scanned eta at which all seeds escape (extend the grid down)",
+        "units": "1",
+    },
+    "eta_opt_at_stability_edge": {
+        "long_name": "1 if the next larger scanned eta lets some seed diverge or stall (optimum set by stability)",
+        "units": "1",
+    },
+    "refine_eta_over_p": {"long_name": "eta / p of the refinement points", "units": "1"},
+    "refine_alpha_escape_mean": {"long_name": "mean ODE escape time at the refinement points", "units": "1"},
+    "refine_n_escaped": {"long_name": "seeds that escaped at the refinement points", "units": "1"},
+    "eta_opt_exponent": {"long_name": "fitted exponent a of eta_opt ~ c p^a (least squares in log-log, over p >= pstar)", "units": "1"},
+    "eta_opt_exponent_se": {"long_name": "standard error of the fitted exponent", "units": "1"},
+    "eta_opt_prefactor": {"long_name": "fitted prefactor c of eta_opt ~ c p^a", "units": "1"},
+    "C": {"long_name": "polar factor C = M (M^T M)^(-1/2) of the student-teacher overlaps", "units": "1"},
+    "polar_drift": {"long_name": "|C(M) - C(M0)|_F, drift of the polar factor from its initial value", "units": "1"},
+    "distance": {
+        "long_name": "Frobenius distance of (Q, M) to the closest zero-error solution predicted from M0[prediction]",
+        "units": "1",
+    },
+}
+
+
+def _attrs(name: str, table: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    if table and name in table:
+        return dict(table[name])
+    if name == "status":
+        return dict(STATUS_ATTRS)
+    return dict(VARIABLE_ATTRS.get(name, {}))
+
+
+def trajectory_dataset(
+    *,
+    alpha: NDArray[np.float64],
+    risk: NDArray[np.float64],
+    status: NDArray[np.integer],
+    alpha_escape: NDArray[np.float64],
+    alpha_stop: NDArray[np.float64],
+    eta: NDArray[np.float64],
+    Q: NDArray[np.float64] | None = None,
+    M: NDArray[np.float64] | None = None,
+    Q_final: NDArray[np.float64] | None = None,
+    M_final: NDArray[np.float64] | None = None,
+    n_steps: NDArray[np.integer] | None = None,
+    M0: NDArray[np.float64] | None = None,
+    batch_dims: Sequence[str] = (),
+    coords: Mapping[Hashable, Any] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Assemble the common trajectory schema.
+
+    Shapes (``B`` = batch shape, named by ``batch_dims``; ``G = len(alpha)``):
+    ``risk (*B, G)``, ``status``/``alpha_escape``/``alpha_stop``/``eta`` ``(*B)``,
+    ``Q (*B, G, p, p)`` and ``M (*B, G, p, pstar)`` when trajectories are kept, otherwise
+    ``Q_final (*B, p, p)`` and ``M_final (*B, p, pstar)``; ``M0 (*B, p, pstar)`` the start.
+    """
+    bd = tuple(batch_dims)
+    if risk.ndim != len(bd) + 1:
+        raise ValueError(f"batch_dims {bd} do not match risk of shape {risk.shape}")
+    data: dict[str, Any] = {
+        "risk": ((*bd, "alpha"), risk),
+        "status": (bd, status.astype(np.int8)),
+        "alpha_escape": (bd, alpha_escape),
+        "alpha_stop": (bd, alpha_stop),
+    }
+    if Q is not None and M is not None:
+        data["Q"] = ((*bd, "alpha", "k", "l"), Q)
+        data["M"] = ((*bd, "alpha", "k", "r"), M)
+    if Q_final is not None and M_final is not None:
+        data["Q_final"] = ((*bd, "k", "l"), Q_final)
+        data["M_final"] = ((*bd, "k", "r"), M_final)
+    if n_steps is not None:
+        data["n_steps"] = (bd, n_steps.astype(np.int64))
+    if M0 is not None:
+        data["M0"] = ((*bd, "k", "r"), M0)
+    p, pstar = (Q if Q is not None else Q_final).shape[-1], (M if M is not None else M_final).shape[-1]
+    all_coords: dict[Hashable, Any] = {
+        "alpha": alpha,
+        "k": np.arange(p),
+        "l": np.arange(p),
+        "r": np.arange(pstar),
+    }
+    all_coords.update(_eta_coord(np.asarray(eta, dtype=np.float64), bd))
+    all_coords.update(coords or {})
+    ds = xr.Dataset(data, coords=all_coords, attrs=dict(attrs or {}))
+    for name in list(ds.variables):
+        ds[name].attrs.update(_attrs(str(name)))
+    return ds
+
+
+def _eta_coord(eta: NDArray[np.float64], batch_dims: tuple[str, ...]) -> dict[str, Any]:
+    """``eta`` as a 1-D index when a batch dim is named ``eta``, else a coordinate on the batch."""
+    if eta.ndim == 0 or np.all(eta == eta.flat[0]) and "eta" not in batch_dims:
+        return {"eta": float(eta.flat[0])}
+    if "eta" not in batch_dims:
+        return {"eta": (batch_dims, eta)}
+    axis = batch_dims.index("eta")
+    line = np.moveaxis(eta, axis, 0).reshape(eta.shape[axis], -1)[:, 0]
+    expected = np.moveaxis(np.broadcast_to(line, eta.shape[:axis] + eta.shape[axis + 1 :] + line.shape), -1, axis)
+    if not np.array_equal(expected, eta):
+        raise ValueError("eta varies along dims other than 'eta'; cannot index by it")
+    return {"eta": line}
+
+
+def annotate(ds: xr.Dataset, table: Mapping[str, Mapping[str, Any]] | None = None) -> xr.Dataset:
+    """Set the attributes of every variable and coordinate of ``ds`` described by
+    :data:`VARIABLE_ATTRS` or by ``table`` (which takes precedence).
+
+    ``sgd_``-prefixed variables (finite-N SGD statistics kept beside the ODE ones) get the
+    attributes of their unprefixed name, with the long name marked as finite-N SGD.
+    Returns ``ds`` (modified in place); idempotent.
+    """
+    for name in ds.variables:
+        key = str(name)
+        if key.startswith("sgd_") and key not in (table or {}):
+            attrs = {**_attrs(key[4:], table), **ds[name].attrs}
+            text = attrs.get("long_name", key[4:])
+            if not text.startswith("finite-N SGD"):
+                attrs["long_name"] = f"finite-N SGD: {text}"
+            ds[name].attrs = attrs
+        else:
+            ds[name].attrs.update(_attrs(key, table))
+    return ds
+
+
+def missing_attrs(ds: xr.Dataset) -> list[str]:
+    """Names of the variables and coordinates of ``ds`` that lack ``long_name`` or ``units``."""
+    return [str(n) for n in ds.variables if not {"long_name", "units"} <= set(ds[n].attrs)]
