@@ -132,3 +132,15 @@ def test_alpha_grid_finer_than_one_sample_is_refused():
 def test_arguments_after_the_widths_are_keyword_only():
     with pytest.raises(TypeError):
         sgd.simulate(2, 1, 0.1, 100, alpha_max=1.0)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("method", ["gram", "weights"])
+def test_values_at_shared_alpha_points_do_not_depend_on_the_recording_grid(method):
+    """A seed fixes the run: a finer recording grid zooms into the same sample path (issue 15)."""
+    N = 1000 if method == "gram" else 200
+    coarse = np.array([0.0, 5.0, 10.0, 20.0])
+    fine = np.linspace(0.0, 20.0, 201)
+    a = sgd.simulate(2, 1, eta=0.29, N=N, alpha=coarse, seed=3, method=method)
+    b = sgd.simulate(2, 1, eta=0.29, N=N, alpha=fine, seed=3, method=method).sel(alpha=coarse)
+    for name in ("Q", "M", "risk"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)
