@@ -172,3 +172,10 @@ def _brute_force_optimum(scan) -> tuple[float, float]:
 def brute_force_optimum():
     """``brute_force_optimum(scan) -> (eta_over_p, mean escape time)`` by plain numpy."""
     return _brute_force_optimum
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run tests/cluster last: their Dask worker processes then load the compiled kernels from
+    the cache the earlier tests filled, instead of compiling them inside the tests' time limits."""
+    cluster = [item for item in items if "cluster" in item.path.parts]
+    items[:] = [item for item in items if "cluster" not in item.path.parts] + cluster
