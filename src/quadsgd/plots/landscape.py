@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from quadsgd.plots._style import new_figure, styled
 
 __all__ = ["plot_eigen_counts", "plot_degrees_of_freedom"]
 
@@ -23,18 +24,20 @@ _SIGN_STYLE = {
     "null_nontangent": ("tab:purple", "D"),
 }
 
+_SIGN_LABEL = {
+    "negative": "negative",
+    "null": "zero",
+    "positive": "positive",
+    "null_tangent": "zero, along the manifold",
+    "null_nontangent": "zero, off the manifold",
+}
+
 _POINT_TITLE = {
     "tabula_rasa": "tabula rasa $W=0$",
     "plateau": "plateau ($q^*=p/(p+2)$)",
     "zero_error": "zero error $W=\\sqrt{p/p^*}\\,UW^*$",
     "aligned": "all students on one teacher unit",
 }
-
-
-def _new_figure(figsize: tuple[float, float]) -> Figure:
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def _drawable(values: np.ndarray) -> np.ndarray:
@@ -44,6 +47,7 @@ def _drawable(values: np.ndarray) -> np.ndarray:
     return out
 
 
+@styled
 def plot_eigen_counts(ds: xr.Dataset, pstar: int, N: int) -> Figure:
     """Eigenvalue counts vs p for each critical point, and the plateau negative/null ratio.
 
@@ -58,16 +62,16 @@ def plot_eigen_counts(ds: xr.Dataset, pstar: int, N: int) -> Figure:
     Returns
     -------
     Figure
-        One panel per point of ``ds`` (counts on a log scale; lines closed form, markers
+        One panel per point of ``ds`` (counts on a linear scale; lines closed form, markers
         numerical), and the plateau ratio ``#negative / #null`` vs p (line: closed-form counts,
         markers: numerical counts, dotted: ``p*/N``).
     """
     sl = ds.sel(pstar=pstar, N=N)
     p = sl["p"].values
     points = [str(v) for v in sl["point"].values]
-    fig = _new_figure((17.0, 8.0))
+    fig = new_figure(13.0, 7.5)
     axes = fig.subplots(2, 3).ravel()
-    for ax, point in zip(axes, points):
+    for ax, point in zip(axes, points, strict=False):
         for sign in (str(v) for v in sl["sign"].values):
             color, marker = _SIGN_STYLE.get(sign, ("k", "x"))
             formula = _drawable(sl["count_formula"].sel(point=point, sign=sign).values)
@@ -75,15 +79,18 @@ def plot_eigen_counts(ds: xr.Dataset, pstar: int, N: int) -> Figure:
             if np.all(np.isnan(formula)) and np.all(np.isnan(numeric)):
                 continue
             dashed = sign.startswith("null_")
-            ax.plot(p, formula, color=color, ls="--" if dashed else "-", label=f"{sign} (formula)")
-            ax.plot(p, numeric, color=color, marker=marker, ls="none", mfc="none", label=f"{sign} (numeric)")
-        ax.set_yscale("log")
+            ax.plot(p, formula, color=color, ls="--" if dashed else "-", label=_SIGN_LABEL.get(sign, sign))
+            ax.plot(p, numeric, color=color, marker=marker, ls="none", mfc="none")
+        # Counts are small integers over a few decades at most: a linear axis reads directly.
+        ax.set_ylim(bottom=0)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("student width $p$")
         ax.set_ylabel("number of Hessian eigenvalues")
-        ax.set_title(f"{_POINT_TITLE.get(point, point)}, $p^*={pstar}$, $N={N}$", fontsize="medium")
-        # Outside the axes: the count curves span the whole panel.
-        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.set_title(_POINT_TITLE.get(point, point))
+        ax.legend(loc="upper left")
+    fig.suptitle(f"Hessian eigenvalue counts at the critical points, $p^*={pstar}$, $N={N}$ "
+                 "(lines: closed form, open markers: numerical eigenvalues)")
 
     ax = axes[len(points)]
     plateau = sl.sel(point="plateau")
@@ -98,14 +105,15 @@ def plot_eigen_counts(ds: xr.Dataset, pstar: int, N: int) -> Figure:
     ax.axhline(pstar / N, color="0.5", ls=":", label=r"$p^*/N$")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("student width $p$")
-    ax.set_ylabel(r"plateau ratio $n_-/n_0$")
-    ax.set_title("plateau: negative / null eigenvalues", fontsize="medium")
-    ax.legend(fontsize="x-small")
+    ax.set_ylabel(r"plateau: #negative / #zero eigenvalues")
+    ax.set_title("plateau: negative / zero eigenvalues")
+    ax.legend(loc="upper left")
     for extra in axes[len(points) + 1 :]:
         extra.remove()
     return fig
 
 
+@styled
 def plot_degrees_of_freedom(ds: xr.Dataset, N: int) -> Figure:
     """Degrees of freedom of ``W^T W`` and zero-error manifold dimension vs p.
 
@@ -127,7 +135,7 @@ def plot_degrees_of_freedom(ds: xr.Dataset, N: int) -> Figure:
     """
     sl = ds.sel(N=N)
     p = sl["p"].values
-    fig = _new_figure((11.0, 4.5))
+    fig = new_figure(11.0, 4.8)
     ax_dof, ax_man = fig.subplots(1, 2)
 
     ax_dof.plot(p, sl["wtw_dof"].values, "k-", label=r"$pN - p(p-1)/2$ ($p\leq N$), $N(N+1)/2$ ($p>N$)")
@@ -137,8 +145,8 @@ def plot_degrees_of_freedom(ds: xr.Dataset, N: int) -> Figure:
     ax_dof.axvline(N, color="0.8", lw=0.8)
     ax_dof.set_xlabel("student width $p$")
     ax_dof.set_ylabel(r"degrees of freedom of $W^TW$")
-    ax_dof.set_title(f"$N={N}$", fontsize="medium")
-    ax_dof.legend(fontsize="small")
+    ax_dof.set_title(f"$N={N}$")
+    ax_dof.legend(loc="lower right")
 
     ax_man.plot(p, sl["fibre_dimension"].values, color="0.5", ls="--", label=r"generic fibre $pN-\mathrm{dof}$")
     for i, pstar in enumerate(sl["pstar"].values):
@@ -150,6 +158,6 @@ def plot_degrees_of_freedom(ds: xr.Dataset, N: int) -> Figure:
     ax_man.axvline(N, color="0.8", lw=0.8)
     ax_man.set_xlabel("student width $p$")
     ax_man.set_ylabel("zero-error manifold dimension")
-    ax_man.set_title(f"$N={N}$ (markers: numerical orbit dimension)", fontsize="medium")
-    ax_man.legend(fontsize="small")
+    ax_man.set_title(f"$N={N}$ (markers: numerical orbit dimension)")
+    ax_man.legend(loc="upper left")
     return fig
