@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import xarray as xr
+from scipy import stats
 
 from quadsgd import empirical as em
 from quadsgd.schema import missing_attrs
@@ -36,9 +37,31 @@ def test_recovery_summary_threshold_interpolation() -> None:
     assert float(s["alpha_threshold"]) == pytest.approx(1.75)  # 1.5 + (0.5 - 0.2) / 0.6 * 0.5
     assert float(s["alpha_onset"]) == pytest.approx(1.0 + 0.1 / 0.2 * 0.5)
     assert 0 < float(s["alpha_threshold_err"]) < 0.5
-    # binomial std sqrt(p(1-p)/S) of a resampled fraction
-    np.testing.assert_allclose(s["p_recover_err"][1:3], np.sqrt(0.2 * 0.8 / 10), rtol=0.2)
+    # Wilson 95 % interval (scipy), containing p, non-degenerate at 0/10 and 10/10 (issue 15, point 4)
+    for i, k in enumerate((0, 2, 8, 10)):
+        ci = stats.binomtest(k, 10).proportion_ci(confidence_level=0.95, method="wilson")
+        assert float(s["p_recover_low"][i]) == pytest.approx(ci.low)
+        assert float(s["p_recover_high"][i]) == pytest.approx(ci.high)
+    assert np.all(s["p_recover_low"] <= s["p_recover"]) and np.all(s["p_recover"] <= s["p_recover_high"])
+    assert float(s["p_recover_high"][0]) > 0.2 and float(s["p_recover_low"][3]) < 0.8
+    assert s.attrs["interval_method"] == "wilson" and s.attrs["confidence_level"] == 0.95
     assert float(s["alpha_c_limit"]) == 2.0
+
+
+@pytest.mark.parametrize("k", [0, 16])
+def test_interval_at_zero_and_all_of_16_seeds(k: int) -> None:
+    # the bootstrap std of the old summary was exactly 0 here; the interval is not
+    rec = np.zeros((1, 16), dtype=bool)
+    rec[0, :k] = True
+    ds = xr.Dataset({"recovered": (("alpha", "seed"), rec)},
+                    coords={"alpha": [2.0], "seed": np.arange(16), "n": ("alpha", [8]), "d": 4, "mstar": 1})
+    s = em.recovery_summary(ds, n_boot=20)
+    ci = stats.binomtest(k, 16).proportion_ci(confidence_level=0.95, method="wilson")
+    low, high = float(s["p_recover_low"][0]), float(s["p_recover_high"][0])
+    assert (low, high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert low <= k / 16 <= high and high - low > 0.15
+    assert "p_recover_err" not in s
+    assert s["p_recover_low"].attrs["long_name"] and s["p_recover_high"].attrs["units"] == "1"
 
 
 def test_summary_keeps_the_order_of_unsorted_alphas() -> None:
@@ -62,7 +85,7 @@ def test_recovery_sweep_dataset_and_flow_sdp_consistency() -> None:
     assert not flow["recovered"].sel(alpha=1.0).any()  # n = d: far below threshold
     assert sdp["recovered"].sel(alpha=3.0).all() and flow["recovered"].sel(alpha=3.0).all()
     assert (flow["train_loss_final"] < 1e-6).all()
-    np.testing.assert_array_equal(flow["recovered"], flow["rel_error"] < 1e-2)
+    np.testing.assert_array_equal(flow["recovered"], (flow["rel_error"] < 1e-2) & ~flow["second_fit"])
     assert flow.attrs["method"] == "flow" and sdp.attrs["method"] == "sdp"
     assert missing_attrs(flow) == [] and missing_attrs(sdp) == []
 
@@ -75,7 +98,9 @@ def test_recover_instance_matches_a_direct_flow() -> None:
     A = em.student_matrix(r.W_final)
     rel = np.linalg.norm(A - inst.A_star) / np.linalg.norm(inst.A_star)
     assert out.rel_error == pytest.approx(rel, rel=1e-12)
-    assert out.recovered == (rel < 1e-2) and out.solver_ok and np.isnan(out.sdp_gap)
+    wit = em.second_fit_witness(A, inst.X, inst.y, inst.A_star)
+    assert out.second_fit == wit.found and out.witness_margin == pytest.approx(wit.margin)
+    assert out.recovered == (rel < 1e-2 and not wit.found) and out.solver_ok and np.isnan(out.sdp_gap)
 
 
 def test_options_and_outcomes_are_picklable_values() -> None:

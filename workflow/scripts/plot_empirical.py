@@ -10,8 +10,8 @@ from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake job
 
 
 def main(smk) -> None:
-    recovery = open_store(smk.input.recovery, required=("p_recover", "p_recover_err", "alpha_realized",
-                                                        "alpha_c_paper")).load()
+    recovery = open_store(smk.input.recovery, required=("p_recover", "p_recover_low", "p_recover_high",
+                                                        "alpha_realized", "alpha_c_paper")).load()
     fig = plot_recovery(recovery)
     fig.savefig(smk.output.recovery_png, dpi=150)
     fig.savefig(smk.output.recovery_pdf)

@@ -11,6 +11,8 @@ Modules (each public name is re-exported here, so ``quadsgd.empirical.NAME`` wor
   stream ``Purpose.EMPIRICAL_INSTANCE``), losses, gradients and errors;
 - :mod:`~quadsgd.empirical.dynamics`: the gradient flow (eq. 3) and discrete gradient descent;
 - :mod:`~quadsgd.empirical.sdp`: is ``A*`` the only PSD fit? (needs the optional cvxpy);
+- :mod:`~quadsgd.empirical.certificate`: does the end point of a run prove a second PSD fit
+  (then the run is not a recovery)?
 - :mod:`~quadsgd.empirical.recovery`: per-instance recovery verdicts, sweeps over ``alpha``
   (run through :func:`quadsgd.sweep.execute.map_tasks`), their bootstrap summary, the store;
 - :mod:`~quadsgd.empirical.population`: the population flow (eqs. 7, 20) and its decay laws;
@@ -20,6 +22,7 @@ Modules (each public name is re-exported here, so ``quadsgd.empirical.NAME`` wor
 
 from __future__ import annotations
 
+from quadsgd.empirical.certificate import Witness, fit_kernel_dim, second_fit_witness
 from quadsgd.empirical.datasets import (
     DEFAULT_POPULATION_CASES,
     flow_curves_dataset,
@@ -50,12 +53,14 @@ from quadsgd.empirical.population import (
     quasistatic_prefactor,
 )
 from quadsgd.empirical.recovery import (
+    CONFIDENCE_LEVEL,
     PER_SEED_VARIABLES,
     SUMMARY_VARIABLES,
     RecoveryOptions,
     RecoveryOutcome,
     alpha_c_limit,
     alpha_c_paper,
+    binomial_interval,
     recover_instance,
     recovery_dataset,
     recovery_summary,
@@ -96,8 +101,14 @@ __all__ = [
     "recovery_sweep",
     "recovery_summary",
     "recovery_dataset",
+    "binomial_interval",
+    "CONFIDENCE_LEVEL",
     "PER_SEED_VARIABLES",
     "SUMMARY_VARIABLES",
+    # certificate
+    "Witness",
+    "second_fit_witness",
+    "fit_kernel_dim",
     # population
     "population_eigenvalue_flow",
     "population_weight_flow",

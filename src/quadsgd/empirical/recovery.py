@@ -1,10 +1,13 @@
 """Teacher recovery as a function of ``alpha = n / d``: per-instance verdicts, sweeps and their summary.
 
 For ``m >= d`` the student represents every PSD matrix, so the flow always reaches zero
-training error (Thm. 4.1 of arXiv:2006.15459); the observable is whether ``A_inf = A*``:
-``rel_error = |A - A*|_F / |A*|_F < tol`` (default ``tol = 1e-2``; the measured distribution
-is bimodal, docs/empirical.md section 2), or, with ``method="sdp"``, whether ``A*`` is the only
-PSD fit of the data (:func:`quadsgd.empirical.sdp_uniqueness`).
+training error (Thm. 4.1 of arXiv:2006.15459); the observable is whether ``A_inf = A*``. A flow
+run is recovered iff ``rel_error = |A - A*|_F / |A*|_F < tol`` at ``t_max`` (default ``tol = 1e-2``)
+**and** no PSD fit of the data other than ``A*`` is certified from its end point
+(:func:`quadsgd.empirical.second_fit_witness`): a run that ends near ``A*`` on a non-unique fit
+set is not a recovery (issue 15, point 3; docs/empirical.md section 2). With ``method="sdp"`` it
+is recovered iff ``A*`` is the only PSD fit (:func:`quadsgd.empirical.sdp_uniqueness`).
+``p_recover`` comes with a Wilson 95 % binomial interval (``p_recover_low``, ``p_recover_high``).
 
 Instances are independent tasks, run through :func:`quadsgd.sweep.execute.map_tasks` on the
 pipeline's Dask client (or in this process without one); their numbers do not depend on where
@@ -22,8 +25,10 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
+from scipy import stats
 
 from quadsgd import _validate, rng
+from quadsgd.empirical.certificate import Witness, second_fit_witness
 from quadsgd.empirical.dynamics import gradient_flow
 from quadsgd.empirical.instance import (
     Array,
@@ -34,6 +39,7 @@ from quadsgd.empirical.instance import (
     make_instance,
     n_samples,
     relative_error,
+    student_matrix,
     training_error,
 )
 from quadsgd.empirical.sdp import require_cvxpy, sdp_uniqueness
@@ -52,14 +58,17 @@ __all__ = [
     "recovery_sweep",
     "recovery_summary",
     "recovery_dataset",
+    "binomial_interval",
+    "CONFIDENCE_LEVEL",
     "PER_SEED_VARIABLES",
     "SUMMARY_VARIABLES",
 ]
 
 #: Per-instance variables of a sweep, dims ``(..., alpha, seed)``.
-PER_SEED_VARIABLES = ("recovered", "rel_error", "train_loss_final", "solver_ok", "wall_time", "sdp_gap")
+PER_SEED_VARIABLES = ("recovered", "rel_error", "train_loss_final", "solver_ok", "wall_time", "sdp_gap",
+                      "second_fit", "witness_margin", "witness_rank", "witness_distance", "fit_kernel_dim")
 #: Summary variables of :func:`recovery_summary` (``p_recover*`` per alpha, the others scalars).
-SUMMARY_VARIABLES = ("p_recover", "p_recover_err", "alpha_threshold", "alpha_threshold_err",
+SUMMARY_VARIABLES = ("p_recover", "p_recover_low", "p_recover_high", "alpha_threshold", "alpha_threshold_err",
                      "alpha_threshold_boot_defined", "alpha_onset", "alpha_onset_err", "alpha_c_limit")
 
 
@@ -82,7 +91,8 @@ class RecoveryOptions:
 
     Attributes
     ----------
-    method : ``"flow"`` (gradient flow to ``t_max``, recovered iff ``rel_error < tol``) or
+    method : ``"flow"`` (gradient flow to ``t_max``, recovered iff ``rel_error < tol`` and no
+        second PSD fit is certified from the end point, :func:`second_fit_witness`) or
         ``"sdp"`` (recovered iff ``A*`` is the unique PSD fit, :func:`sdp_uniqueness` with ``sdp_tol``).
     teacher : ``"gaussian"`` or ``"equal"`` (:func:`quadsgd.empirical.make_teacher`).
     t_max, tol : flow time budget and recovery threshold on ``rel_error``.
@@ -119,6 +129,8 @@ class RecoveryOutcome:
     wall_time : seconds spent on the instance.
     solver_ok : flow: ODE solver success; sdp: the verdict is certified.
     sdp_gap : normalized SDP gap (NaN for the flow).
+    second_fit, witness_margin, witness_rank, witness_distance, fit_kernel_dim : the
+        :class:`~quadsgd.empirical.Witness` of the end point (flow) or of the SDP's maximizer (sdp).
     """
 
     recovered: bool
@@ -127,6 +139,11 @@ class RecoveryOutcome:
     wall_time: float
     solver_ok: bool
     sdp_gap: float
+    second_fit: bool = False
+    witness_margin: float = float("nan")
+    witness_rank: int = 0
+    witness_distance: float = float("nan")
+    fit_kernel_dim: int = 0
 
 
 def recover_instance(d: int, mstar: int, n: int, seed: int, m: int, options: RecoveryOptions) -> RecoveryOutcome:
@@ -137,16 +154,22 @@ def recover_instance(d: int, mstar: int, n: int, seed: int, m: int, options: Rec
         res = gradient_flow(inst.W0, inst.X, inst.y, inst.A_star, options.t_max, n_eval=2,
                             method=options.solver, rtol=options.rtol, atol=options.atol)
         rel = float(res.rel_error[-1])
-        return RecoveryOutcome(rel < options.tol, rel, float(res.train_error[-1]), time.perf_counter() - t0,
-                               res.success, float("nan"))
+        wit = second_fit_witness(student_matrix(res.W_final), inst.X, inst.y, inst.A_star)
+        return RecoveryOutcome(bool(rel < options.tol and not wit.found), rel, float(res.train_error[-1]),
+                               time.perf_counter() - t0, res.success, float("nan"), *_witness_fields(wit))
     sres = sdp_uniqueness(inst.X, inst.y, inst.A_star, tol=options.sdp_tol)
+    wit = second_fit_witness(sres.A_witness, inst.X, inst.y, inst.A_star)
     rel = float(relative_error(sres.A_witness, inst.A_star)) if np.isfinite(sres.gap) else float("nan")
     train = float(training_error(sres.A_witness, inst.X, inst.y))
     # a non-uniqueness verdict from an inaccurate solve is not certified
     ok = sres.status not in ("undecided", "solver error") and not (
         (np.isnan(sres.gap) and sres.range_injective) or (not sres.unique and sres.status == "optimal_inaccurate")
     )
-    return RecoveryOutcome(sres.unique, rel, train, time.perf_counter() - t0, ok, sres.gap)
+    return RecoveryOutcome(sres.unique, rel, train, time.perf_counter() - t0, ok, sres.gap, *_witness_fields(wit))
+
+
+def _witness_fields(wit: Witness) -> tuple[bool, float, int, float, int]:
+    return bool(wit.found), float(wit.margin), int(wit.rank), float(wit.distance), int(wit.kernel_dim)
 
 
 def _per_seed_arrays(outcomes: Sequence[RecoveryOutcome], shape: tuple[int, ...]) -> dict[str, Array]:
@@ -160,6 +183,11 @@ def _per_seed_arrays(outcomes: Sequence[RecoveryOutcome], shape: tuple[int, ...]
         "solver_ok": get("solver_ok", bool),
         "wall_time": get("wall_time", float),
         "sdp_gap": get("sdp_gap", float),
+        "second_fit": get("second_fit", bool),
+        "witness_margin": get("witness_margin", float),
+        "witness_rank": get("witness_rank", np.int64),
+        "witness_distance": get("witness_distance", float),
+        "fit_kernel_dim": get("fit_kernel_dim", np.int64),
     }
 
 
@@ -238,21 +266,40 @@ def _first_crossing(x: Array, p: Array, level: float = 0.5) -> float:
     return float(x0 + (level - p0) * (x1 - x0) / (p1 - p0))
 
 
+#: Confidence level and method of the binomial interval on ``p_recover``.
+CONFIDENCE_LEVEL = 0.95
+INTERVAL_METHOD = "wilson"
+
+
+def binomial_interval(k: ArrayLike, n: int, confidence_level: float = CONFIDENCE_LEVEL) -> tuple[Array, Array]:
+    """Wilson score interval of a binomial proportion ``k / n`` for each ``k``
+    (``scipy.stats.binomtest(k, n).proportion_ci(confidence_level, method="wilson")``): unlike a
+    bootstrap standard deviation it has non-zero width at ``k = 0`` and ``k = n``."""
+    n = _validate.positive_int("n", n)
+    ks = np.asarray(k, dtype=np.int64)
+    lo, hi = np.empty(ks.shape), np.empty(ks.shape)
+    for idx, kk in np.ndenumerate(ks):
+        ci = stats.binomtest(int(kk), n).proportion_ci(confidence_level=confidence_level, method=INTERVAL_METHOD)
+        lo[idx], hi[idx] = ci.low, ci.high
+    return lo, hi
+
+
 def recovery_summary(ds: xr.Dataset, *, n_boot: int = 1000, seed: int = 0, onset_level: float = 0.1) -> xr.Dataset:
     """Recovery probability per alpha and the alpha where it first crosses 1/2.
 
     ``ds`` is a :func:`recovery_sweep` (dims ``(alpha, seed)``, coordinates ``n``, ``d``,
     ``mstar``). The crossings are in the realized ``n/d`` (not the requested alpha), linearly
     interpolated between the grid points bracketing the first crossing (NaN if none).
-    ``p_recover_err`` and the ``*_err`` of the crossings are bootstrap standard deviations
-    (seeds resampled independently at each alpha, since instances are independent; the
+    ``p_recover_low``/``p_recover_high`` bound ``p_recover`` by the Wilson 95 % binomial interval
+    (:func:`binomial_interval`; counts of independent instances). The ``*_err`` of the crossings
+    are bootstrap standard deviations (seeds resampled independently at each alpha, since instances are independent; the
     resampling generator is the stream ``Purpose.BOOTSTRAP`` of ``seed``, keyed by ``(d, mstar)``). ``alpha_onset`` is the first
     crossing of ``onset_level``: Thm. 3.1 of the paper claims only P(recovery) > 0 above
     ``alpha_c``, which the 1/2 crossing need not track.
 
     Returns a Dataset on the ``alpha`` of ``ds`` (same order) with :data:`SUMMARY_VARIABLES`,
     the coordinates of ``ds`` other than ``seed``, and attributes ``n_seeds``, ``n_boot``,
-    ``onset_level``, ``bootstrap_seed``.
+    ``onset_level``, ``bootstrap_seed``, ``confidence_level``, ``interval_method``.
     """
     n_boot = _validate.integer("n_boot", n_boot, minimum=2)
     onset_level = _validate.real("onset_level", onset_level, low=0.0, high=1.0)
@@ -277,10 +324,12 @@ def recovery_summary(ds: xr.Dataset, *, n_boot: int = 1000, seed: int = 0, onset
     onset, onset_err, _ = crossing(onset_level)
     unsort = np.empty_like(order)
     unsort[order] = np.arange(order.size)
+    low, high = binomial_interval(rec.sum(axis=1).round().astype(np.int64), S)
     out = xr.Dataset(
         {
             "p_recover": ("alpha", p[unsort]),
-            "p_recover_err": ("alpha", pb.std(axis=0, ddof=1)[unsort]),
+            "p_recover_low": ("alpha", low[unsort]),
+            "p_recover_high": ("alpha", high[unsort]),
             "alpha_threshold": half,
             "alpha_threshold_err": half_err,
             "alpha_threshold_boot_defined": half_def,
@@ -289,7 +338,8 @@ def recovery_summary(ds: xr.Dataset, *, n_boot: int = 1000, seed: int = 0, onset
             "alpha_c_limit": alpha_c_limit(d, mstar),
         },
         coords={k: v for k, v in ds.coords.items() if "seed" not in v.dims},
-        attrs={**ds.attrs, "n_seeds": S, "n_boot": n_boot, "onset_level": onset_level, "bootstrap_seed": seed},
+        attrs={**ds.attrs, "n_seeds": S, "n_boot": n_boot, "onset_level": onset_level, "bootstrap_seed": seed,
+               "confidence_level": CONFIDENCE_LEVEL, "interval_method": INTERVAL_METHOD},
     )
     return annotate(out)
 
@@ -309,7 +359,7 @@ def recovery_dataset(
     """The recovery store: a sweep of every ``(d, m*)`` (student width ``m = d``) with its summary.
 
     All instances of all ``(d, m*)`` go to ``client`` at once. Dims ``(d, mstar, alpha, seed)``:
-    :data:`PER_SEED_VARIABLES` on all four, ``p_recover``/``p_recover_err`` on ``(d, mstar,
+    :data:`PER_SEED_VARIABLES` on all four, ``p_recover``/``p_recover_low``/``p_recover_high`` on ``(d, mstar,
     alpha)``, the other :data:`SUMMARY_VARIABLES` on ``(d, mstar)``; coordinates ``n`` and
     ``alpha_realized`` on ``(d, alpha)``, ``m`` and ``alpha_c_paper`` on ``(d, mstar)``. Select a
     case with ``ds.sel(d=8, mstar=2)``. The summary is :func:`recovery_summary` (bootstrap
@@ -354,5 +404,6 @@ def recovery_dataset(
     for name in SUMMARY_VARIABLES:
         values = np.array([[s[name].values for s in row] for row in summaries])
         ds[name] = (("d", "mstar", *summaries[0][0][name].dims), values)
-    ds.attrs.update({k: summaries[0][0].attrs[k] for k in ("n_boot", "onset_level", "bootstrap_seed")})
+    ds.attrs.update({k: summaries[0][0].attrs[k] for k in ("n_boot", "onset_level", "bootstrap_seed",
+                                                           "confidence_level", "interval_method")})
     return annotate(ds)

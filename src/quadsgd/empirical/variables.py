@@ -42,7 +42,8 @@ VARIABLES: dict[str, dict[str, str]] = {
                       "units": _ONE},
     # per-instance recovery results
     "recovered": {
-        "long_name": "teacher recovered (flow: rel_error < tol at t_max; sdp: A* is the unique PSD fit)",
+        "long_name": "teacher recovered (flow: rel_error < tol at t_max and no second PSD fit certified "
+                     "from the end point, see second_fit; sdp: A* is the unique PSD fit)",
         "units": _ONE,
     },
     "rel_error": {"long_name": "relative distance |A - A*|_F / |A*|_F (final; sdp: of the witness)", "units": _ONE},
@@ -56,9 +57,32 @@ VARIABLES: dict[str, dict[str, str]] = {
     "wall_time": {"long_name": "wall-clock time of the instance", "units": "s"},
     "sdp_gap": {"long_name": "sdp: max tr(P_perp A) / tr(A*) over PSD fits (NaN for the flow or if not solved)",
                 "units": _ONE},
-    # recovery summary (bootstrap over seeds, independently per alpha)
+    "second_fit": {
+        "long_name": "a PSD fit of the data other than A* is certified from the end point (flow) or the SDP "
+                     "maximizer (sdp): witness_margin > 1",
+        "units": _ONE,
+    },
+    "witness_margin": {
+        "long_name": "best min(lambda_r, distance to A*) / delta_r over candidates (end point, midpoint with A*) "
+                     "and ranks r; delta_r = |residual| / sigma_min(design) + rounding bounds; > 1 certifies a "
+                     "second PSD fit (0 if no rank qualifies)",
+        "units": _ONE,
+    },
+    "witness_rank": {"long_name": "rank r of the certified second-fit construction (0 if none)", "units": _ONE},
+    "witness_distance": {
+        "long_name": "certified lower bound on |A' - A*|_F / |A*|_F for a second PSD fit A' (NaN if none)",
+        "units": _ONE,
+    },
+    "fit_kernel_dim": {
+        "long_name": "dim of the symmetric Delta with x_mu^T Delta x_mu = 0 for all mu, d(d+1)/2 - rank of the design",
+        "units": _ONE,
+    },
+    # recovery summary
     "p_recover": {"long_name": "fraction of seeds recovering the teacher", "units": _ONE},
-    "p_recover_err": {"long_name": "bootstrap standard deviation of p_recover", "units": _ONE},
+    "p_recover_low": {"long_name": "lower end of the Wilson 95% binomial confidence interval of p_recover",
+                      "units": _ONE},
+    "p_recover_high": {"long_name": "upper end of the Wilson 95% binomial confidence interval of p_recover",
+                       "units": _ONE},
     "alpha_threshold": {"long_name": "realized n/d where p_recover first crosses 1/2 (linear interpolation)",
                         "units": _ONE},
     "alpha_threshold_err": {"long_name": "bootstrap standard deviation of alpha_threshold", "units": _ONE},
