@@ -1,6 +1,7 @@
 # The quadsgd sweep: ODE escape times over (p, pstar, eta/p, seed), finite-N SGD curves,
 # implicit-bias trajectories, their summaries and the paper's figures.
 # Run: snakemake --cores 2   (or --profile profiles/default; --configfile config/paper.yaml)
+# Report: snakemake --report report.html   (every figure and the summary table, with captions)
 
 import os
 
@@ -13,6 +14,9 @@ min_version("8.20")
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/aggregate.smk"
@@ -21,7 +25,12 @@ include: "workflow/rules/landscape.smk"
 include: "workflow/rules/empirical.smk"
 
 
+localrules:
+    all,
+
+
 rule all:
     default_target: True
     input:
         final_targets,
+        "results/summary.csv",

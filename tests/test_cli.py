@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -40,3 +42,72 @@ def test_cli_errors_on_missing_and_corrupted_stores(tmp_path, capsys, direct_sca
     assert "corrupted" in capsys.readouterr().err
     with pytest.raises(StoreError):
         open_store(tmp_path / "summary.zarr")
+
+
+# --- damaged summary stores: exit 2 and one line naming the store and the variable -------------
+
+
+@pytest.fixture(scope="module")
+def summary_store(tmp_path_factory, direct_scan):
+    path = tmp_path_factory.mktemp("cli") / "summary.zarr"
+    write_zarr_atomic(_summary(direct_scan), path)
+    return path
+
+
+def _copy(summary_store, tmp_path):
+    import shutil
+
+    return shutil.copytree(summary_store, tmp_path / "summary.zarr")
+
+
+def _one_error_line(capsys) -> str:
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("variable", ["eta_opt", "eta_opt_exponent", "n_diverged", "p"])
+def test_a_missing_chunk_exits_2_naming_the_variable(summary_store, tmp_path, capsys, variable):
+    store = _copy(summary_store, tmp_path)
+    next(p for p in (store / variable).iterdir() if not p.name.startswith(".")).unlink()
+    assert cli_main(["summary", str(tmp_path)]) == 2
+    line = _one_error_line(capsys)
+    assert f"summary.zarr: variable '{variable}':" in line and "chunks missing" in line, line
+
+
+def test_a_truncated_chunk_exits_2_naming_the_variable(summary_store, tmp_path, capsys):
+    store = _copy(summary_store, tmp_path)
+    chunk = next(p for p in (store / "alpha_escape_opt").iterdir() if not p.name.startswith("."))
+    chunk.write_bytes(chunk.read_bytes()[:7])
+    assert cli_main(["summary", str(store)]) == 2
+    line = _one_error_line(capsys)
+    assert "summary.zarr: variable 'alpha_escape_opt': unreadable or corrupted chunk" in line, line
+
+
+def test_a_summary_store_of_another_version_exits_2(summary_store, tmp_path, capsys):
+    import xarray as xr
+
+    other = open_store(summary_store).drop_vars(["eta_opt_prefactor", "n_censored"])
+    other.attrs["quadsgd_version"] = "0.0.1"
+    other.to_zarr(tmp_path / "summary.zarr", mode="w", consolidated=True, zarr_format=2)  # no format version
+    assert cli_main(["summary", str(tmp_path)]) == 2
+    assert "store has no format version (written by quadsgd 0.0.1)" in _one_error_line(capsys)
+    write_zarr_atomic(other, tmp_path / "summary.zarr")  # this format, but a variable the table needs is gone
+    assert cli_main(["summary", str(tmp_path)]) == 2
+    assert "missing variables ['n_censored', 'eta_opt_prefactor']" in _one_error_line(capsys)
+    assert isinstance(other, xr.Dataset)
+
+
+def test_check_config_names_file_and_line_of_a_duplicate_key(tmp_path, capsys):
+    main = cli_main
+    root = Path(__file__).resolve().parents[1]
+    bad = tmp_path / "dup.yaml"
+    bad.write_text("grid: {p: [1, 2], pstar: [1]}\ngrid: {N: 10}\n")
+    schema = str(root / "workflow" / "schemas" / "config.schema.yaml")
+    assert main(["check-config", "--schema", schema, str(root / "config" / "config.yaml"), str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{bad}:2" in err[0] and "given twice" in err[0]
+    assert main(["check-config", "--schema", schema, str(root / "config" / "config.yaml"),
+                 str(root / "config" / "test.yaml")]) == 0

@@ -29,7 +29,8 @@ def _test_functions() -> dict[str, set[str]]:
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_doc_test_references_exist(doc):
     tests = _test_functions()
-    missing = [f"{f}::{n}" for f, n in TEST_REF.findall(doc.read_text()) if n not in tests.get(f, set())]
+    missing = [f"{f}::{n}" for f, n in TEST_REF.findall(doc.read_text())
+               if n not in tests.get(f.removeprefix("tests/"), set())]
     assert missing == [], f"{doc.name} names tests that do not exist"
 
 

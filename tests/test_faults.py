@@ -267,13 +267,13 @@ def test_disk_full_mid_write_keeps_the_existing_store(tmp_path: Path, monkeypatc
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda c: c["grid"]["eta_over_p"].update(min=0),
-         ["eta_over_p", "min", "less than or equal to the minimum of 0"]),
-        (lambda c: c["grid"].update(p=[]), ["['grid']['p']", "should be non-empty"]),
-        (lambda c: c["grid"].update(N=2), ["config key grid.N: N=2 must be at least p + pstar = 3"]),
-        (lambda c: c["grid"].update(alpha_points=2), ["alpha_points", "2 is less than the minimum of 3"]),
-        (lambda c: c["grid"].update(alpha_max=0), ["alpha_max", "less than or equal to the minimum of 0"]),
-        (lambda c: c["grid"].update(alpha_max=0.005), ["config key grid.alpha_max / grid.alpha_points: no increasing"]),
+        (lambda c: c["grid"]["eta_over_p"].update(min=0), ["config error: config/bad.yaml: grid.eta_over_p.min: 0: must be > 0"]),
+        (lambda c: c["grid"].update(p=[]), ["config error: config/bad.yaml: grid.p: []: must hold at least 1 item"]),
+        (lambda c: c["grid"].update(N=2), ["config error: config/bad.yaml: grid.N: 2: must be at least p + pstar = 3"]),
+        (lambda c: c["grid"].update(alpha_points=2), ["config error: config/bad.yaml: grid.alpha_points: 2: must be >= 3"]),
+        (lambda c: c["grid"].update(alpha_max=0), ["config error: config/bad.yaml: grid.alpha_max: 0: must be > 0"]),
+        (lambda c: c["grid"].update(alpha_max=0.005),
+         ["config error: config/bad.yaml: grid.alpha_max: 0.005: no increasing alpha grid"]),
     ],
     ids=["eta-min-zero", "empty-p", "N-below-p+pstar", "two-alpha-points", "alpha-max-zero", "alpha-max-tiny"],
 )
@@ -323,25 +323,97 @@ def test_fingerprint_is_one_function_of_the_numerics(test_config):
     assert config_fingerprint(other) != fp
 
 
-@pytest.mark.pipeline
-@pytest.mark.parametrize("damage", ["zmetadata", "chunk"])
-def test_corrupted_store_given_to_the_aggregation(done: Path, tmp_path: Path, damage: str, snakemake):
-    workdir = _copy_finished(done, tmp_path / "w")
-    store = workdir / "results" / "ode" / "p1_pstar1" / "part000.zarr"
+DAMAGE = {  # what is done to results/ode/p1_pstar1/part000.zarr -> the line aggregate_sweep must stop with
+    "zmetadata": ("unreadable or corrupted zarr store", None),
+    "truncated-risk-chunk": ("variable 'risk': unreadable or corrupted chunk", "risk"),
+    "missing-status-chunk": ("variable 'status': 1 of 1 chunks missing", "status"),
+    "missing-risk-chunk": ("variable 'risk': 1 of 1 chunks missing", "risk"),
+    "missing-alpha_escape-chunk": ("variable 'alpha_escape': 1 of 1 chunks missing", "alpha_escape"),
+}
+
+
+def _damage(store: Path, damage: str) -> None:
     if damage == "zmetadata":
         (store / ".zmetadata").write_text('{"metadata": {"truncated')
-    else:  # a truncated chunk of one variable
-        chunk = next(p for p in (store / "risk").iterdir() if not p.name.startswith("."))
+        return
+    variable = DAMAGE[damage][1]
+    chunk = next(p for p in (store / variable).iterdir() if not p.name.startswith("."))
+    if damage.startswith("truncated"):
         chunk.write_bytes(chunk.read_bytes()[:7])
+    else:  # zarr would read the missing chunk as its fill value: status 0 = "converged", risk NaN, ...
+        chunk.unlink()
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_damaged_part_store_stops_the_aggregation(done: Path, tmp_path: Path, damage: str, snakemake):
+    workdir = _copy_finished(done, tmp_path / "w")
+    _damage(workdir / "results" / "ode" / "p1_pstar1" / "part000.zarr", damage)
     # only the aggregation reruns (a moved workdir may otherwise count as changed code upstream)
     res = snakemake(workdir, "results/sweep.zarr", "--cores", "1", *CONFIG, "--forcerun", "aggregate_sweep",
-                     "--rerun-triggers", "mtime")
+                    "--rerun-triggers", "mtime")
     message = res.stdout + res.stderr
     assert res.returncode != 0
-    assert "StoreError (aggregate_sweep): results/ode/p1_pstar1/part000.zarr: unreadable or corrupted" in message, (
-        message[-3000:])
+    expected = f"StoreError (aggregate_sweep): results/ode/p1_pstar1/part000.zarr: {DAMAGE[damage][0]}"
+    assert expected in message, message[-3000:]
     assert "Traceback" not in (workdir / "logs" / "aggregate_sweep.log").read_text()
     assert not (workdir / "results" / "sweep.zarr").exists() and not _leftovers(workdir / "results")
+
+
+@pytest.mark.pipeline
+def test_damaged_stores_stop_the_summary_and_the_plots(done: Path, tmp_path: Path, snakemake):
+    workdir = _copy_finished(done, tmp_path / "w")
+    results = workdir / "results"
+    (results / "refine" / "p1_pstar1.zarr" / "eta_opt" / "0").unlink()  # summarize would read NaN
+    res = snakemake(workdir, TARGET, "--cores", "1", *CONFIG, "--forcerun", "summarize", "--rerun-triggers", "mtime")
+    assert res.returncode != 0
+    assert ("StoreError (summarize): results/refine/p1_pstar1.zarr: variable 'eta_opt': 1 of 1 chunks missing"
+            in res.stdout + res.stderr), (res.stdout + res.stderr)[-3000:]
+    workdir = _copy_finished(done, tmp_path / "w2")
+    chunk = workdir / "results" / "summary.zarr" / "eta_opt" / "0.0"
+    chunk.write_bytes(chunk.read_bytes()[:7])
+    figure = "results/figures/fig2_eta_opt_vs_p.png"
+    res = snakemake(workdir, figure, "--cores", "1", *CONFIG, "--rerun-triggers", "mtime")
+    assert res.returncode != 0
+    assert ("StoreError (plot): results/summary.zarr: variable 'eta_opt': unreadable or corrupted chunk"
+            in res.stdout + res.stderr), (res.stdout + res.stderr)[-3000:]
+    assert "Traceback" not in (workdir / "logs" / "plot" / "fig2_eta_opt_vs_p.log").read_text()
+
+
+@pytest.mark.pipeline
+def test_a_run_start_recovers_what_killed_writers_left(done: Path, tmp_path: Path, snakemake):
+    import socket
+
+    from quadsgd.storage import _HOST
+
+    workdir = _copy_finished(done, tmp_path / "w")
+    results = workdir / "results"
+    dead = subprocess.run(["python3", "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    # killed inside the replace window: the sweep moved aside, the new one not yet in place
+    os.rename(results / "sweep.zarr", results / f".sweep.zarr.old-{_HOST}-{pid}-0123abcd")
+    shutil.copytree(done / "results" / "sweep.zarr", results / f".sweep.zarr.tmp-{_HOST}-{pid}-4567cdef")
+    # killed while writing a part store
+    (results / "ode" / "p1_pstar1" / f".part000.zarr.tmp-{_HOST}-{pid}-89abcdef").mkdir()
+    res = snakemake(workdir, "results/sweep.zarr", "--cores", "1", *CONFIG, "--rerun-triggers", "mtime")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    assert "recovered: restored results/sweep.zarr" in res.stdout + res.stderr
+    assert not _leftovers(results)
+    xr.testing.assert_identical(open_store(results / "sweep.zarr"), open_store(done / "results" / "sweep.zarr"))
+    assert socket.gethostname()
+
+
+@pytest.mark.pipeline
+def test_a_state_directory_that_is_a_file_is_named_before_any_job(done: Path, tmp_path: Path, snakemake):
+    workdir = _copy_finished(done, tmp_path / "w")
+    shutil.rmtree(workdir / ".snakemake")
+    (workdir / ".snakemake").write_text("a file where Snakemake keeps its state")
+    before = _snapshot(workdir / "results")
+    res = snakemake(workdir, TARGET, "--cores", "1", *CONFIG)
+    assert res.returncode != 0
+    assert "[Errno 20] Not a directory (a directory belongs there): '.snakemake'" in res.stdout + res.stderr, (
+        (res.stdout + res.stderr)[-3000:])
+    assert _snapshot(workdir / "results") == before
 
 
 def test_open_store_names_a_corrupted_store(tmp_path: Path):
@@ -362,3 +434,164 @@ def test_divergent_learning_rates_are_counted_not_fatal(done: Path):
     assert int(summary["n_diverged"].sum()) > 0
     assert int(summary["n_diverged"].sum()) == status_counts(sweep_ds)["diverged"]
     assert np.all(np.isfinite(summary["eta_opt"].values))
+
+
+# --- filesystem errors outside store writes: one line naming the path, nothing written lost -----
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+
+
+@pytest.fixture
+def job(monkeypatch: pytest.MonkeyPatch):
+    """workflow/scripts/_job.py, with sys.stderr restored after the test."""
+    import importlib
+    import sys
+
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    monkeypatch.setattr(sys, "stderr", sys.stderr)
+    return importlib.import_module("_job")
+
+
+class _Smk:
+    def __init__(self, log: Path):
+        self.log = [str(log)]
+
+
+def _run_job(job, main, log: Path, capfd) -> list[str]:
+    with pytest.raises(SystemExit) as info:
+        job.run(main, _Smk(log), "plot")
+        raise SystemExit(0)
+    assert info.value.code == 1
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err
+
+
+def test_a_log_that_cannot_be_opened_is_one_line(job, tmp_path: Path, capfd):
+    (tmp_path / "logs").write_text("a file where the log directory belongs")
+    ran = []
+    line = _run_job(job, ran.append, tmp_path / "logs" / "plot" / "fig.log", capfd)[0]
+    assert line.startswith("OSError (plot): cannot open the job's log: [Errno 20] Not a directory"), line
+    assert str(tmp_path / "logs") in line and not ran
+
+
+def test_a_full_disk_while_writing_a_figure_keeps_the_previous_one(job, tmp_path: Path, capfd,
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = tmp_path / "figures" / "fig2_eta_opt_vs_p.png"
+    figure.parent.mkdir()
+    figure.write_bytes(b"the previous figure")
+    real = Figure.savefig
+
+    def full_disk(self, fname, *args, **kwargs):
+        real(self, fname, *args, **kwargs)  # part of the file reaches the disk
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    line = _run_job(job, lambda smk: job.save_figure(Figure(), figure, dpi=50), tmp_path / "fig.log", capfd)[0]
+    assert line == (f"OSError (plot): [Errno 28] No space left on device; could not write the figure: "
+                    f"'{figure}'"), line
+    assert figure.read_bytes() == b"the previous figure"
+    assert sorted(p.name for p in figure.parent.iterdir()) == [figure.name]  # no temporary left
+    assert "could not write the figure" in (tmp_path / "fig.log").read_text()
+
+
+def test_a_full_disk_while_writing_the_log_is_one_line(job, tmp_path: Path, capfd):
+    import sys
+
+    class Full:
+        def write(self, s):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        flush = write
+
+    def main(smk):
+        sys.stderr.file = Full()  # the disk fills up while the job runs
+        print("progress", file=sys.stderr)
+
+    line = _run_job(job, main, tmp_path / "fig.log", capfd)[0]
+    assert line == f"OSError (plot): could not write the job's log: [Errno 28] No space left on device: " \
+                   f"'{tmp_path / 'fig.log'}'", line
+
+
+def test_a_store_under_a_symlink_loop_is_one_line(job, tmp_path: Path, capfd):
+    (tmp_path / "refine").symlink_to("refine")
+    target = tmp_path / "refine" / "p1_pstar1.zarr"
+    ds = _described(xr.Dataset({"a": ("x", np.arange(3.0))}))
+    line = _run_job(job, lambda smk: write_zarr_atomic(ds, target), tmp_path / "job.log", capfd)[0]
+    assert line == (f"OSError (plot): [Errno 40] Too many levels of symbolic links; could not write the zarr "
+                    f"store: '{target}'"), line
+
+
+def test_a_damaged_input_store_is_one_line(job, tmp_path: Path, capfd):
+    store = write_zarr_atomic(_described(xr.Dataset({"a": ("x", np.arange(3.0))})), tmp_path / "s.zarr")
+    (store / "a" / "0").unlink()
+    line = _run_job(job, lambda smk: open_store(store), tmp_path / "job.log", capfd)[0]
+    assert line == f"StoreError (plot): {store}: variable 'a': 1 of 1 chunks missing (first: a/0); the store is " \
+                   "damaged, rerun the rule that writes it", line
+
+
+# --- outcomes that are data: no learning rate lets every seed escape ----------------------------
+
+
+def _summary_where_nothing_escapes(direct_scan, alpha_max: float = 0.1):
+    """A summary from real scans whose recording grid ends (alpha_max tiny) before any seed escapes."""
+    import warnings
+
+    from quadsgd.eta_opt import EtaOptSearch, search_eta_opt
+    from quadsgd.grids import log_alpha_grid
+    from quadsgd.sweep import aggregate, drivers
+
+    alpha, etas, seeds = log_alpha_grid(alpha_max, 8), np.geomspace(0.05, 1.0, 4), np.arange(2)
+    parts, optima = [], {}
+    for p in (1, 2):
+        scan = direct_scan(p, 1, etas, seeds, 1000, alpha)[list(drivers.SCAN_VARIABLES)]
+        scan = scan.drop_vars(["k", "l", "r"], errors="ignore")
+        scan = scan.assign_coords(eta=("eta_over_p", p * etas)).assign_attrs(p=p, pstar=1, N=1000,
+                                                                             escape_fraction=0.5)
+        result = search_eta_opt(scan, lambda e, p=p: direct_scan(p, 1, e, seeds, 1000, alpha),
+                                EtaOptSearch(max_grow=0, refine_rounds=0))
+        parts.append(scan)
+        optima[(p, 1)] = aggregate.optimum_dataset(result, p=p, pstar=1, N=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", aggregate.GridWarning)
+        return aggregate.summarize(aggregate.combine_scans(parts), optima)
+
+
+def test_no_learning_rate_lets_every_seed_escape_the_figures_say_so(direct_scan, done: Path, tmp_path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from quadsgd.plots import sgd as plots
+
+    nothing = _summary_where_nothing_escapes(direct_scan)
+    assert not np.isfinite(nothing["eta_opt"].values).any() and int(nothing["n_escaped"].sum()) == 0
+    partly = open_store(done / TARGET)  # the test run, with one (p, p*) made to have no optimum
+    partly["eta_opt"][0, 0] = np.nan
+    for summary, pairs in ((nothing, "(1, 1), (2, 1)"), (partly, f"({int(partly.p[0])}, {int(partly.pstar[0])})")):
+        for plot in (plots.plot_escape_vs_eta, plots.plot_eta_opt, plots.plot_escape_at_eta_opt):
+            fig = plot(summary)
+            fig.savefig(tmp_path / "fig.png")  # drawing is where a log axis without positive data fails
+            texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+            assert f"no learning rate let every seed escape for (p, p*)={pairs}" in texts, (plot.__name__, texts)
+
+
+def test_parts_of_different_N_or_escape_fraction_are_not_combined():
+    from quadsgd.sweep.aggregate import combine_scans
+    from quadsgd.sweep.drivers import SCAN_VARIABLES
+
+    def scan(p: int, N: int, fraction: float) -> xr.Dataset:
+        ds = xr.Dataset({v: (("eta_over_p", "seed"), np.zeros((2, 2))) for v in SCAN_VARIABLES},
+                        coords={"eta_over_p": [0.1, 0.2], "seed": [0, 1]})
+        return ds.assign_coords(eta=("eta_over_p", [0.1 * p, 0.2 * p])).assign_attrs(
+            p=p, pstar=1, N=N, escape_fraction=fraction)
+
+    assert combine_scans([scan(1, 100, 0.5), scan(2, 100, 0.5)]).sizes["p"] == 2
+    with pytest.raises(ValueError, match=r"scans were made with different N: \[100.0, 200.0\]"):
+        combine_scans([scan(1, 100, 0.5), scan(2, 200, 0.5)])
+    with pytest.raises(ValueError, match=r"different escape_fraction: \[0.4, 0.5\]"):
+        combine_scans([scan(1, 100, 0.5), scan(2, 100, 0.4)])

@@ -120,3 +120,23 @@ def test_bad_input_names_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):
         ode.integrate(**args)
 
+
+
+@pytest.mark.parametrize(
+    ("Q0", "M0", "match"),
+    [
+        (-np.eye(2), np.zeros((2, 1)), "Q0 must be positive semi-definite"),
+        (np.eye(2), np.full((2, 1), 3.0), r"joint covariance \[\[Q0, M0\]"),
+        (np.array([[1.0, 0.5], [0.0, 1.0]]), np.zeros((2, 1)), "symmetric"),
+        (np.eye(2), np.array([[np.nan], [0.0]]), "finite"),
+    ],
+    ids=["negative-Q0", "M0-too-large", "non-symmetric-Q0", "nan-M0"],
+)
+def test_initial_overlaps_must_be_a_covariance(Q0, M0, match):
+    with pytest.raises(ValueError, match=match):
+        ode.integrate(Q0, M0, 0.1)
+
+
+def test_batch_dim_named_like_a_core_dim_is_refused_before_integrating():
+    with pytest.raises(ValueError, match="core dimensions"):
+        ode.integrate(np.eye(2)[None], np.full((1, 2, 1), 0.01), 0.1, batch_dims=("alpha",))

@@ -103,15 +103,17 @@ def test_cli_summary(finished: Path):
 
 
 @pytest.mark.parametrize(
-    ("edit", "key", "reason"),
+    ("edit", "line"),
     [
-        (lambda c: c.update(colour="blue"), "colour", "Additional properties are not allowed"),
-        (lambda c: c["grid"].update(seeds="eight"), "seeds", "is not of type 'integer'"),
-        (lambda c: c["grid"].update(p=[0, 2]), "p", "less than the minimum of 1"),
+        (lambda c: c.update(colour="blue"),
+         "config error: config/bad.yaml: colour: 'blue': unknown key; allowed keys here: dask, empirical"),
+        (lambda c: c["grid"].update(seeds="eight"),
+         "config error: config/bad.yaml: grid.seeds: 'eight': must be an integer"),
+        (lambda c: c["grid"].update(p=[0, 2]), "config error: config/bad.yaml: grid.p[0]: 0: must be >= 1"),
     ],
     ids=["unknown-key", "wrong-type", "non-positive-p"],
 )
-def test_bad_config_fails_before_any_job(tmp_path: Path, edit, key, reason, copy_workflow, snakemake):
+def test_bad_config_fails_before_any_job(tmp_path: Path, edit, line, copy_workflow, snakemake):
     workdir = copy_workflow(tmp_path)
     config = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
     edit(config)
@@ -119,7 +121,8 @@ def test_bad_config_fails_before_any_job(tmp_path: Path, edit, key, reason, copy
     res = snakemake(workdir, "--cores", "1", "--configfile", "config/bad.yaml")
     message = res.stdout + res.stderr
     assert res.returncode != 0
-    assert key in message and reason in message, message[-2000:]
+    assert line in message, message[-2000:]
+    assert len(message.strip().splitlines()) < 5, message  # one line, no schema dump
     assert not (workdir / "results").exists()
 
 
@@ -153,13 +156,6 @@ def test_interrupted_run_resumes_with_identical_numbers(finished: Path, tmp_path
         resumed = open_store(workdir / "results" / name).load()
         reference = open_store(finished / "results" / name).load()
         xr.testing.assert_identical(resumed, reference)
-
-
-def test_lint_only_asks_for_per_rule_conda_envs(finished: Path, snakemake):
-    res = snakemake(finished, "--lint", "--configfile", "config/test.yaml")
-    lints = [line.strip() for line in res.stdout.splitlines() + res.stderr.splitlines() if line.startswith("    * ")]
-    assert lints, "expected the documented conda-env lint"
-    assert all(line.startswith("* Specify a conda environment or container") for line in lints), lints
 
 
 def test_dry_run_of_a_finished_workflow_has_nothing_to_do(finished: Path, snakemake):

@@ -103,3 +103,84 @@ def test_alpha_grid():
                       ([0.0, 2.0, 1.0], "increase strictly")):
         with pytest.raises(ValueError, match=text):
             _validate.alpha_grid("alpha", bad)
+
+
+# --- library arguments at the package's entry points (issue 16, section 2) ------------------------
+
+
+@pytest.mark.parametrize("Q0,M0,text", [
+    (np.full((2, 2), np.nan), np.zeros((2, 1)), r"^Q0 must be finite \(no NaN or infinity\)"),
+    (np.eye(2), np.array([[np.inf], [0.0]]), r"^M0 must be finite \(no NaN or infinity\)"),
+    (np.eye(2), np.array([[np.nan], [0.0]]), r"^M0 must be finite"),
+    (-np.eye(2), np.zeros((2, 1)), r"^Q0 must be positive semi-definite \(a covariance\); smallest eigenvalue -1"),
+    (np.array([[1.0, 0.5], [0.0, 1.0]]), np.zeros((2, 1)), r"^Q0 must be symmetric .* is 0\.5"),
+])
+def test_ode_integrate_refuses_invalid_initial_overlaps(Q0, M0, text):
+    from quadsgd import ode
+
+    with pytest.raises(ValueError, match=text):
+        ode.integrate(Q0, M0, 0.1)
+
+
+def test_the_joint_covariance_must_be_positive_semi_definite():
+    from quadsgd._kernels import flatten_batch
+
+    Q, M = np.eye(2), np.ones((2, 1))  # |M| too large for unit Q and T: (lambda, nu) not Gaussian
+    with pytest.raises(ValueError, match=r"joint covariance \[\[Q0, M0\], \[M0\^T, T\]\] .* positive semi-definite"):
+        flatten_batch(Q, M, None, 0.1, joint_psd=True, names=("Q0", "M0", "T"))
+    flatten_batch(Q, 0.5 * M, None, 0.1, joint_psd=True)
+    # Symmetric within round-off is accepted and made exactly symmetric; symmetric input is unchanged.
+    Qr = np.array([[1.0, 0.3], [0.3 + 1e-15, 1.0]])
+    Qf = flatten_batch(Qr, np.zeros((2, 1)), None, 0.1)[0][0]
+    assert np.array_equal(Qf, Qf.T)
+    Qs = np.array([[1.0, 0.3], [0.3, 1.0]])
+    assert np.array_equal(flatten_batch(Qs, np.zeros((2, 1)), None)[0][0], Qs)
+
+
+def test_risk_of_a_missing_point_is_nan_but_inf_is_refused():
+    from quadsgd import theory
+
+    Q = np.stack([np.eye(2), np.full((2, 2), np.nan)])
+    r = theory.risk(Q, np.zeros((2, 2, 1)))
+    assert np.isfinite(r[0]) and np.isnan(r[1])  # NaN marks a point after a divergence
+    with pytest.raises(ValueError, match="^Q must be finite"):
+        theory.risk(np.full((2, 2), np.inf), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="^Q must be finite"):
+        theory.ode_rhs(np.full((2, 2), np.nan), np.zeros((2, 1)), None, 0.1)
+
+
+@pytest.mark.parametrize("alpha,text", [
+    ([0.0, np.nan, 1.0], "alpha must be finite"),
+    ([0.0, 1.0, np.inf], "alpha must be finite"),
+    ([0.0, 1.0, 1.0, 2.0], "alpha must start at 0 and increase strictly"),
+])
+def test_ode_integrate_refuses_bad_alpha_grids(alpha, text):
+    from quadsgd import ode
+
+    with pytest.raises(ValueError, match=text):
+        ode.integrate(np.eye(1), np.full((1, 1), 0.01), 0.1, alpha=alpha)
+
+
+@pytest.mark.parametrize("seed,text", [
+    (0.5, r"seed must be an integer >= 0; got 0\.5"),
+    (1.7, r"seed must be an integer >= 0; got 1\.7"),
+    (2**64, r"seed must be an integer in \[0, 2\*\*63\); got 18446744073709551616"),
+    ([0, 1.5], r"seed must be an integer >= 0; got 1\.5"),
+])
+def test_sgd_simulate_refuses_non_integer_and_huge_seeds(seed, text):
+    from quadsgd import sgd
+
+    with pytest.raises(ValueError, match=text):
+        sgd.simulate(2, 1, eta=0.1, N=10, seed=seed, alpha_max=1.0)
+
+
+@pytest.mark.parametrize("dims", [("alpha",), ("k",), ("l",), ("r",), ("seed", "seed")])
+def test_batch_dims_may_not_be_core_dimensions(dims):
+    from quadsgd import ode
+    from quadsgd.schema import check_batch_dims
+
+    with pytest.raises(ValueError, match="batch_dims must be distinct names other than the core dimensions"):
+        check_batch_dims(dims)
+    if len(dims) == 1:
+        with pytest.raises(ValueError, match="batch_dims must be distinct names other than the core dimensions"):
+            ode.integrate(np.eye(1), np.full((3, 1, 1), 0.01), 0.1, alpha=[0.0, 1.0], batch_dims=dims)

@@ -191,37 +191,64 @@ def rhs_batch(Q, M, T, eta, dQ, dM):  # pragma: no cover - compiled
         rhs1(Q[b], M[b], T[b], eta[b], dQ[b], dM[b], wpp, wps)
 
 
+#: Relative tolerance of the symmetry of ``Q`` and ``T`` and of the positive semi-definiteness of
+#: the joint covariance ``[[Q, M], [M^T, T]]`` (relative to its largest entry, at least 1).
+OVERLAP_RTOL = 1e-9
+
+
 def flatten_batch(
-    Q: ArrayLike, M: ArrayLike, T: ArrayLike | None, eta: ArrayLike | None = None
+    Q: ArrayLike,
+    M: ArrayLike,
+    T: ArrayLike | None,
+    eta: ArrayLike | None = None,
+    *,
+    missing_ok: bool | None = None,
+    joint_psd: bool = False,
+    names: tuple[str, str, str] = ("Q", "M", "T"),
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None,
            tuple[int, ...]]:
-    """Validate shapes, broadcast ``Q, M, T`` (and ``eta``) to one batch shape, and flatten it.
+    """Validate shapes and values, broadcast ``Q, M, T`` (and ``eta``) to one batch shape, and flatten it.
 
     Returns C-contiguous ``Q (n, p, p)``, ``M (n, p, pstar)``, ``T (n, pstar, pstar)``,
     ``eta (n,)`` (None if not given) and the batch shape, ``n = prod(batch)``.
+
+    Values (``ValueError`` naming the argument, by ``names``, and the rule): every entry finite;
+    ``Q`` and ``T`` symmetric within :data:`OVERLAP_RTOL` (then made exactly symmetric, which leaves
+    a symmetric input bit for bit unchanged); ``eta`` finite. For dynamics (``eta`` given) ``Q`` and
+    ``T`` must also be positive semi-definite (smallest eigenvalue >= ``-OVERLAP_RTOL`` x scale),
+    and with ``joint_psd`` (the start of an integration: ``(lambda, nu)`` is a Gaussian pair) the
+    joint covariance ``[[Q, M], [M^T, T]]`` too; the right-hand side alone may be evaluated at any
+    symmetric point with PSD blocks.
+    ``missing_ok`` (default: when no ``eta`` is given, i.e. a risk evaluation) lets a member holding
+    NaN through unchecked, as a missing point (after a divergence) whose risk is NaN.
     """
     Q = np.asarray(Q, dtype=np.float64)
     M = np.asarray(M, dtype=np.float64)
+    nQ, nM, nT = names
     if Q.ndim < 2 or Q.shape[-1] != Q.shape[-2]:
-        raise ValueError(f"Q must have shape (..., p, p); got {Q.shape}")
+        raise ValueError(f"{nQ} must have shape (..., p, p); got {Q.shape}")
     if M.ndim < 2 or M.shape[-2] != Q.shape[-1]:
-        raise ValueError(f"M must have shape (..., p, pstar) with p = {Q.shape[-1]}; got {M.shape}")
+        raise ValueError(f"{nM} must have shape (..., p, pstar) with p = {Q.shape[-1]}; got {M.shape}")
     p, s = M.shape[-2:]
     T = np.eye(s) if T is None else np.asarray(T, dtype=np.float64)
     if T.ndim < 2 or T.shape[-2:] != (s, s):
-        raise ValueError(f"T must have shape (..., pstar, pstar) with pstar = {s}; got {T.shape}")
+        raise ValueError(f"{nT} must have shape (..., pstar, pstar) with pstar = {s}; got {T.shape}")
     eta_arr = None if eta is None else np.asarray(eta, dtype=np.float64)
     try:
         batch = np.broadcast_shapes(Q.shape[:-2], M.shape[:-2], T.shape[:-2])
     except ValueError as err:
         raise ValueError(
-            f"batch shapes of Q {Q.shape[:-2]}, M {M.shape[:-2]}, T {T.shape[:-2]} do not broadcast"
+            f"batch shapes of {nQ} {Q.shape[:-2]}, {nM} {M.shape[:-2]}, {nT} {T.shape[:-2]} do not broadcast"
         ) from err
     if eta_arr is not None:
+        if not np.all(np.isfinite(eta_arr)):
+            raise ValueError(f"eta must be finite; got {eta_arr[~np.isfinite(eta_arr)][:4].tolist()}")
         try:
             batch = np.broadcast_shapes(batch, eta_arr.shape)
         except ValueError as err:
             raise ValueError(f"eta of shape {eta_arr.shape} does not broadcast to batch {batch}") from err
+    Q, T = _check_overlaps(Q, M, T, names, missing_ok=eta is None if missing_ok is None else missing_ok,
+                           psd=eta is not None, joint=joint_psd)
     n = int(np.prod(batch, dtype=np.int64))
 
     def flat(x: NDArray[np.float64], tail: tuple[int, ...]) -> NDArray[np.float64]:
@@ -229,3 +256,61 @@ def flatten_batch(
 
     eta_flat = None if eta_arr is None else flat(eta_arr, ())
     return flat(Q, (p, p)), flat(M, (p, s)), flat(T, (s, s)), eta_flat, batch
+
+
+def _first_bad(mask: NDArray[np.bool_]) -> str:
+    idx = tuple(int(i) for i in np.argwhere(mask)[0])
+    return f" (first at batch index {idx})" if idx else ""
+
+
+def _check_overlaps(
+    Q: NDArray[np.float64], M: NDArray[np.float64], T: NDArray[np.float64], names: tuple[str, str, str], *,
+    missing_ok: bool, psd: bool, joint: bool,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The value rules of :func:`flatten_batch` on the un-broadcast blocks; returns ``Q, T``
+    made exactly symmetric."""
+    nQ, nM, nT = names
+    p, s = M.shape[-2:]
+    batch = np.broadcast_shapes(Q.shape[:-2], M.shape[:-2], T.shape[:-2])
+    missing = np.zeros(batch, dtype=bool)
+    if missing_ok:
+        for x in (Q, M, T):
+            missing = missing | np.broadcast_to(np.isnan(x).any(axis=(-2, -1)), batch)
+    for name, x in ((nQ, Q), (nM, M), (nT, T)):
+        bad = ~np.isfinite(x).all(axis=(-2, -1))
+        bad = np.broadcast_to(bad, batch) & ~missing
+        if bad.any():
+            vals = x[~np.isfinite(x)][:4].tolist()
+            raise ValueError(f"{name} must be finite (no NaN or infinity); got {vals}{_first_bad(bad)}")
+    with np.errstate(invalid="ignore"):
+        for name, x in ((nQ, Q), (nT, T)):
+            asym = np.abs(x - np.swapaxes(x, -1, -2)).max(axis=(-2, -1), initial=0.0)
+            scale = np.maximum(1.0, np.abs(x).max(axis=(-2, -1), initial=0.0))
+            bad = np.broadcast_to(asym > OVERLAP_RTOL * scale, batch) & ~missing
+            if bad.any():
+                worst = float(np.nanmax(np.broadcast_to(asym, batch)[bad]))
+                raise ValueError(f"{name} must be symmetric (an overlap matrix); largest |{name} - {name}^T| "
+                                 f"is {worst:.3g}{_first_bad(bad)}")
+        Q = 0.5 * (Q + np.swapaxes(Q, -1, -2))
+        T = 0.5 * (T + np.swapaxes(T, -1, -2))
+        blocks = []
+        if psd:
+            blocks += [(f"{nQ}", Q), (f"{nT}", T)]
+        if joint:
+            Qb, Mb, Tb = (np.broadcast_to(x, batch + x.shape[-2:]) for x in (Q, M, T))
+            top = np.concatenate([Qb, Mb], axis=-1)
+            bottom = np.concatenate([np.swapaxes(Mb, -1, -2), Tb], axis=-1)
+            blocks.append((f"the joint covariance [[{nQ}, {nM}], [{nM}^T, {nT}]] of (lambda, nu)",
+                           np.concatenate([top, bottom], axis=-2)))
+        for what, G in blocks:
+            G = np.broadcast_to(G, batch + G.shape[-2:])
+            ok = ~missing
+            eig = np.full(batch + G.shape[-1:], np.nan)
+            eig[ok] = np.linalg.eigvalsh(G[ok])
+            scale = np.maximum(1.0, np.abs(G).max(axis=(-2, -1), initial=0.0))
+            bad = (eig.min(axis=-1, initial=np.inf) < -OVERLAP_RTOL * scale) & ok
+            if bad.any():
+                lowest = float(np.min(eig[bad]))
+                raise ValueError(f"{what} must be positive semi-definite (a covariance); smallest eigenvalue "
+                                 f"{lowest:.3g}{_first_bad(bad)}")
+    return Q, T

@@ -1,6 +1,7 @@
 """Command-line interface: ``quadsgd summary RESULTS_DIR`` prints the sweep's main table.
 
-Exit codes: 0 on success, 2 for a missing or corrupted store (message on stderr).
+Exit codes: 0 on success, 2 for a missing, damaged (missing or corrupted chunk) or foreign-format
+store (one line on stderr naming the store and the variable).
 ``quadsgd --version`` and ``--help`` import nothing numerical: xarray and the store code are
 imported inside the subcommand that needs them.
 """
@@ -21,7 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = ["main", "format_summary"]
 
-_REQUIRED = ("eta_opt", "alpha_escape_opt", "alpha_escape_opt_sem", "eta_opt_exponent", "eta_opt_exponent_se")
+#: Every variable :func:`format_summary` reads (the ``sgd_*`` ones only when the store has SGD runs).
+_REQUIRED = ("eta_opt", "eta_opt_over_p", "alpha_escape_opt", "alpha_escape_opt_sem", "n_runs", "n_escaped",
+             "n_censored", "n_diverged", "eta_opt_exponent", "eta_opt_exponent_se", "eta_opt_prefactor")
+_REQUIRED_SGD = ("sgd_eta", "sgd_alpha_escape_mean", "sgd_alpha_escape_sem", "sgd_n_escaped", "sgd_n_runs")
 
 
 def _num(x: float, fmt: str = ".4g") -> str:
@@ -57,6 +61,19 @@ def format_summary(ds: xr.Dataset) -> str:
             esc = f"{_num(float(d['alpha_escape_opt']), '.2f')} ± {_num(float(d['alpha_escape_opt_sem']), '.2f')}"
             lines.append(f"{int(p):>4} {int(pstar):>3} {_num(eta):>9} {_num(float(d['eta_opt_over_p'])):>9} "
                          f"{esc:>20} {counts[0]:>8} {counts[1]:>8} {counts[2]:>8}  {' '.join(flags)}")
+    if "eta_zero_error_edge" in ds and "eta_max_stable" in ds:
+        lines += ["", "Stability edge: largest scanned eta where every seed learned (measured) vs the eta at which",
+                  "the zero-error manifold loses linear stability, p p*/(2(p*+2)) (Jacobian); settled = seeds that",
+                  "escaped, then stopped at a finite risk, summed over the grid",
+                  f"{'p':>4} {'p*':>3} {'measured':>9} {'Jacobian':>9} {'ratio':>7} {'settled':>8}"]
+        for pstar in ds.pstar.values:
+            for p in ds.p.values:
+                d = ds.sel(p=p, pstar=pstar)
+                measured, edge = float(d["eta_max_stable"]), float(d["eta_zero_error_edge"])
+                ratio = measured / edge if math.isfinite(edge) else math.nan
+                settled = str(int(d["n_settled"].sum())) if "n_settled" in d else "-"
+                lines.append(f"{int(p):>4} {int(pstar):>3} {_num(measured):>9} {_num(edge):>9} "
+                             f"{_num(ratio, '.4f'):>7} {settled:>8}")
     lines += ["", "Fit eta_opt ~ c p^a:"]
     for pstar in ds.pstar.values:
         d = ds.sel(pstar=pstar)
@@ -86,13 +103,22 @@ def _summary(args: argparse.Namespace) -> int:
 
     path = Path(args.results)
     store = path if path.suffix == ".zarr" else path / "summary.zarr"
-    try:
-        ds = open_store(store, required=_REQUIRED).load()
+    try:  # every variable checked: format version, chunks present and decodable
+        ds = open_store(store, required=_REQUIRED)
+        missing = [n for n in _REQUIRED_SGD if n not in ds] if "sgd_alpha_escape_mean" in ds else []
+        if missing:
+            raise StoreError(f"{store}: missing variables {missing}")
     except StoreError as err:
         print(f"quadsgd: error: {err}", file=sys.stderr)
         return 2
     print(format_summary(ds))
     return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from quadsgd import config  # imports numpy and jsonschema: only when needed
+
+    return config.main([*(["--schema", args.schema] if args.schema else []), *args.files])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = sub.add_parser("summary", help="print eta_opt, escape time at eta_opt and counts per (p, p*)")
     summary.add_argument("results", help="results directory (holding summary.zarr) or the summary store itself")
     summary.set_defaults(func=_summary)
+    check = sub.add_parser("check-config", help="check config files as the pipeline would (one line; exit 0 or 2)")
+    check.add_argument("files", nargs="+", help="config files, later ones overriding earlier ones")
+    check.add_argument("--schema", help="the schema (default: workflow/schemas/config.schema.yaml)")
+    check.set_defaults(func=_check_config)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -14,9 +14,9 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from quadsgd.schema import annotate
-from quadsgd.status import Status
+from quadsgd.status import LEARNED, Status
 
-__all__ = ["escape_alpha", "escape_statistics", "means_if_all_escaped"]
+__all__ = ["escape_alpha", "escape_statistics", "means_if_all_escaped", "learned"]
 
 
 def escape_alpha(alpha: ArrayLike, risk: ArrayLike, threshold: float) -> NDArray[np.float64]:
@@ -51,13 +51,37 @@ def escape_alpha(alpha: ArrayLike, risk: ArrayLike, threshold: float) -> NDArray
     return np.where(hit, out, np.nan)
 
 
+def _width_deficit(ds: xr.Dataset) -> xr.DataArray | bool:
+    """``p < pstar`` for the runs of ``ds``: from coordinates ``p``, ``pstar`` (a sweep), else
+    attributes (one scan), else the sizes of the overlap dims ``k``, ``r``; False if unknown."""
+    if "p" in ds.coords and "pstar" in ds.coords:
+        return ds["p"] < ds["pstar"]
+    if "p" in ds.attrs and "pstar" in ds.attrs:
+        return int(ds.attrs["p"]) < int(ds.attrs["pstar"])
+    if "k" in ds.sizes and "r" in ds.sizes:
+        return ds.sizes["k"] < ds.sizes["r"]
+    return False
+
+
+def learned(ds: xr.Dataset) -> xr.DataArray:
+    """Runs of ``ds`` that escaped and learned: reached zero error (``converged``) or were still
+    descending towards it at ``alpha_max`` (``escaped``). A run that escaped and then ``settled``
+    at a finite risk did not learn, except for ``p < pstar``: there no zero-error state exists,
+    and the escape necessarily ends at a fixed point of finite risk (the best rank-p fit)."""
+    status = ds["status"]
+    ok = status.isin([int(s) for s in LEARNED])
+    return ok | ((status == Status.SETTLED) & _width_deficit(ds))
+
+
 def escape_statistics(ds: xr.Dataset, dim: str = "seed") -> xr.Dataset:
     """Escape-time statistics over ``dim`` from a dataset with ``alpha_escape`` and ``status``.
 
     Returns a dataset (``dim`` reduced) with ``alpha_escape_mean``, ``alpha_escape_sem``,
-    ``alpha_escape_median`` over the runs that escaped, and the counts ``n_runs``,
-    ``n_escaped``, ``n_censored``, ``n_diverged``. The mean is conditional on escape; it is
-    only a fair summary where ``n_escaped == n_runs`` (see :func:`means_if_all_escaped`).
+    ``alpha_escape_median`` over the runs that escaped and learned (:func:`learned`), and the
+    counts ``n_runs``, ``n_escaped`` (escaped and learned), ``n_converged`` (zero error
+    reached), ``n_settled`` (escaped, then stopped at a finite risk), ``n_censored``,
+    ``n_diverged``, ``n_max_steps``. The mean is conditional on learning; it is only a fair
+    summary where ``n_escaped == n_runs`` (see :func:`means_if_all_escaped`).
     """
     for name in ("alpha_escape", "status"):
         if name not in ds:
@@ -65,7 +89,7 @@ def escape_statistics(ds: xr.Dataset, dim: str = "seed") -> xr.Dataset:
     if dim not in ds.dims:
         raise ValueError(f"dataset has no dimension {dim!r}; dims are {tuple(ds.dims)}")
     status = ds["status"]
-    escaped = (status == Status.CONVERGED) | (status == Status.ESCAPED)
+    escaped = learned(ds)
     t = ds["alpha_escape"].where(escaped)
     n_esc = escaped.sum(dim)
     out = xr.Dataset(
@@ -75,19 +99,22 @@ def escape_statistics(ds: xr.Dataset, dim: str = "seed") -> xr.Dataset:
             "alpha_escape_median": t.median(dim),
             "n_runs": xr.full_like(n_esc, ds.sizes[dim]),
             "n_escaped": n_esc,
+            "n_converged": (status == Status.CONVERGED).sum(dim),
+            "n_settled": (status == Status.SETTLED).sum(dim),
             "n_censored": (status == Status.CENSORED).sum(dim),
             "n_diverged": (status == Status.DIVERGED).sum(dim),
+            "n_max_steps": (status == Status.MAX_STEPS).sum(dim),
         }
     )
     return annotate(out)
 
 
 def means_if_all_escaped(ds: xr.Dataset, dim: str = "seed") -> NDArray[np.float64]:
-    """Mean escape time over ``dim`` where every run escaped, NaN elsewhere.
+    """Mean escape time over ``dim`` where every run escaped and learned, NaN elsewhere.
 
-    A learning rate at which some seeds diverge or stay on the plateau has no finite mean, and
-    the mean over survivors would reward instability; so only these means are compared when the
-    optimal learning rate is selected.
+    A learning rate at which some seeds diverge, stay on the plateau or settle at a finite risk
+    after escaping has no finite mean, and the mean over survivors would reward instability; so
+    only these means are compared when the optimal learning rate is selected.
     """
     stats = escape_statistics(ds, dim)
     return stats["alpha_escape_mean"].where(stats["n_escaped"] == stats["n_runs"]).values

@@ -1,11 +1,13 @@
 """The optimal learning rate: the one search used by the library and by the pipeline.
 
 ``eta_opt`` minimizes the mean escape time over seeds among learning rates at which every seed
-escapes (docs/conventions.md section 6; :func:`quadsgd.escape.means_if_all_escaped`). Learning
+escapes and learns (docs/conventions.md section 6; :func:`quadsgd.escape.means_if_all_escaped`):
+a run that escapes and then settles at a finite risk did not learn, and a learning rate where
+one seed does so is unstable (docs/science.md, "Escaped is not learned"). Learning
 rates are handled as ``eta / p``. Starting from a scan of a grid, :func:`search_eta_opt`
 
 1. grows the grid upwards by a factor ``grow`` until the largest learning rate no longer lets
-   every seed escape (the grid then brackets the stable range),
+   every seed escape and learn (the grid then brackets the stable range),
 2. grows it downwards while the minimum sits at its smallest point (or while no point lets every
    seed escape and the smallest fails by instability rather than by staying on the plateau),
 3. refines: ``refine_rounds`` rounds of ``refine_points`` log-spaced learning rates between the
@@ -55,8 +57,8 @@ class EtaOptSearch:
 class EtaOptOutcome(enum.IntEnum):
     """How the search ended."""
 
-    FOUND = 0  #: a minimum among learning rates at which every seed escapes
-    NONE_ESCAPED = 1  #: no scanned learning rate lets every seed escape
+    FOUND = 0  #: a minimum among learning rates at which every seed escapes and learns
+    NONE_ESCAPED = 1  #: no scanned learning rate lets every seed escape and learn
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ class EtaOptResult:
 
     ``scan`` holds every scanned learning rate (dims ``(eta_over_p, seed, ...)``, sorted) and
     ``added`` only those the search scanned itself (None if none). ``eta_over_p_opt`` is NaN
-    unless ``outcome`` is FOUND. Flags: ``reaches_instability`` (the largest scanned learning
+    unless ``outcome`` is FOUND. ``eta_over_p_max_stable`` is the largest scanned learning rate
+    at which every seed escaped and learned (none settled, stalled or diverged). Flags: ``reaches_instability`` (the largest scanned learning
     rate fails for some seed), ``at_lower_edge`` (the optimum is the smallest stable point
     scanned), ``at_stability_edge`` (the next larger point fails for some seed, so the optimum
     is set by stability and resolved to the refinement's spacing).
@@ -100,6 +103,10 @@ def search_eta_opt(scan: xr.Dataset, run: Scanner, options: EtaOptSearch = EtaOp
     scan : dims ``(eta_over_p, seed, ...)`` with ``alpha_escape`` and ``status``: the starting grid.
     run : scans new ``eta / p`` values for the same seeds (see :data:`Scanner`).
     options : growth and refinement settings.
+
+    For ``p < pstar`` a settled run counts as learned (:func:`quadsgd.escape.learned`); the
+    widths are read from ``scan``'s coordinates or attributes ``p``, ``pstar`` (else, and in
+    scans without them, p >= pstar is assumed), and scanned parts pass theirs on.
     """
     merged, added = scan.sortby("eta_over_p"), []
 
@@ -111,7 +118,8 @@ def search_eta_opt(scan: xr.Dataset, run: Scanner, options: EtaOptSearch = EtaOp
             return False
         part = run(new)
         added.append(part)
-        merged = _concat([merged, part])
+        keep = {k: part.attrs[k] for k in ("p", "pstar") if k in part.attrs and k not in merged.attrs}
+        merged = _concat([merged, part]).assign_attrs(keep)
         return True
 
     for _ in range(options.max_grow):

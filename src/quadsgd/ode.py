@@ -24,7 +24,7 @@ from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
 from quadsgd import __version__, _validate
-from quadsgd.schema import trajectory_dataset
+from quadsgd.schema import check_batch_dims, trajectory_dataset
 from quadsgd.status import Status
 from quadsgd._kernels import flatten_batch, rhs1, risk1
 from quadsgd.grids import log_alpha_grid
@@ -36,15 +36,16 @@ __all__ = ["integrate", "DEFAULTS"]
 DEFAULTS: dict[str, float] = {
     "rtol": 1e-8,
     "atol": 1e-11,
-    "risk_floor": 1e-12,  # converged: risk below this
-    "stationary_tol": 1e-11,  # converged after escape: max |d(Q, M)/dalpha| below this
+    "risk_floor": 1e-12,  # converged (zero error): risk below this
+    "settled_risk": 1e-6,  # settled at alpha_max: risk above this and falling slower than 1/alpha
     "divergence_trace": 1e4,  # diverged: trace(Q) / p above this
     "max_steps": 2_000_000,
 }
 
 # Status codes as compile-time constants of the kernels (numba freezes module-level ints).
-_CONVERGED, _ESCAPED, _CENSORED, _DIVERGED = (int(s) for s in
-                                               (Status.CONVERGED, Status.ESCAPED, Status.CENSORED, Status.DIVERGED))
+_CONVERGED, _ESCAPED, _CENSORED, _DIVERGED, _SETTLED, _MAX_STEPS = (
+    int(s) for s in (Status.CONVERGED, Status.ESCAPED, Status.CENSORED, Status.DIVERGED, Status.SETTLED,
+                     Status.MAX_STEPS))
 _RUNNING = -1
 
 # Dormand-Prince 5(4) tableau (the ODE is autonomous, so the nodes c_i are not needed).
@@ -72,6 +73,29 @@ def _state_risk(y, T, p, s):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _risk_rate(y, f, T, p, s):  # pragma: no cover - compiled
+    """d(risk)/dalpha along ``f``: the gradient of the risk of section 2 (a quadratic in Q, M)
+    is ``(trQ I + 2Q)/p^2 - trT I/(p p*)`` in Q and ``-4 M/(p p*)`` in M."""
+    pp = p * p
+    trQ = 0.0
+    for k in range(p):
+        trQ += y[k * p + k]
+    trT = 0.0
+    for r in range(s):
+        trT += T[r, r]
+    out = 0.0
+    for k in range(p):
+        for l in range(p):
+            g = 2.0 * y[k * p + l] / pp
+            if k == l:
+                g += trQ / pp - trT / (p * s)
+            out += g * f[k * p + l]
+    for i in range(p * s):
+        out -= 4.0 * y[pp + i] / (p * s) * f[pp + i]
+    return out
+
+
+@njit(cache=True)
 def _hermite(y0, f0, y1, f1, h, theta, out):  # pragma: no cover - compiled
     t2 = theta * theta
     t3 = t2 * theta
@@ -85,7 +109,7 @@ def _hermite(y0, f0, y1, f1, h, theta, out):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _integrate_member(
-    Q0, M0, T, eta, grid, rtol, atol, risk_floor, stationary_tol, div_trace, threshold,
+    Q0, M0, T, eta, grid, rtol, atol, risk_floor, settled_risk, div_trace, threshold,
     max_steps, keep_traj, out_Q, out_M, out_risk, A, E,
 ):  # pragma: no cover - compiled
     """Integrate one member; fills its output rows, returns (status, alpha_escape, alpha_stop, steps)."""
@@ -134,6 +158,7 @@ def _integrate_member(
     status = _RUNNING
     while gi < G:
         if steps >= max_steps:
+            status = _MAX_STEPS
             break
         target = grid[gi]
         h_try = min(h, target - t)
@@ -200,10 +225,7 @@ def _integrate_member(
         if not math.isfinite(trQ) or trQ > div_trace * p:
             status = _DIVERGED
             break
-        fmax = 0.0
-        for i in range(n):
-            fmax = max(fmax, abs(K[0, i]))
-        if r_new <= risk_floor or (escaped and fmax <= stationary_tol):
+        if r_new <= risk_floor:
             status = _CONVERGED
             break
         fac = min(5.0, max(0.2, 0.9 * err ** -0.2)) if err > 0 else 5.0
@@ -220,13 +242,24 @@ def _integrate_member(
         r_last = _state_risk(y, T, p, s)
         for g in range(gi, G):
             record(g, y, r_last)
-    else:
-        status = _ESCAPED if escaped else _CENSORED
-        for g in range(gi, G):  # only when max_steps ran out
+    elif status == _MAX_STEPS:
+        for g in range(gi, G):
             out_risk[g] = np.nan
             if keep_traj:
                 out_Q[g] = np.nan
                 out_M[g] = np.nan
+    elif escaped:
+        # At alpha_max: still descending towards zero error if the risk falls at least as fast
+        # as 1/alpha (-d log risk / d log alpha >= 1). Towards zero error it falls exponentially
+        # (p = p*) or as alpha^-2 (p > p*, algebraic approach of the student noise); towards a
+        # finite-risk fixed point the exponent goes to 0.
+        r_last = _state_risk(y, T, p, s)
+        slope = -t * _risk_rate(y, K[0], T, p, s) / r_last
+        # A risk already below settled_risk is on its way to zero error whatever its slope: from a
+        # tiny student noise q the algebraic decay needs alpha ~ 1/q before it shows.
+        status = _SETTLED if slope < 1.0 and r_last > settled_risk else _ESCAPED
+    else:
+        status = _CENSORED
     if not keep_traj:
         out_Q[0] = y[:pp].reshape(p, p)
         out_M[0] = y[pp:].reshape(p, s)
@@ -235,12 +268,12 @@ def _integrate_member(
 
 @njit(cache=True, nogil=True)
 def _integrate_batch(
-    Q0, M0, T, eta, grid, rtol, atol, risk_floor, stationary_tol, div_trace, threshold,
+    Q0, M0, T, eta, grid, rtol, atol, risk_floor, settled_risk, div_trace, threshold,
     max_steps, keep_traj, out_Q, out_M, out_risk, status, alpha_escape, alpha_stop, steps, A, E,
 ):  # pragma: no cover - compiled
     for b in range(Q0.shape[0]):
         st, ae, ast, ns = _integrate_member(
-            Q0[b], M0[b], T[b], eta[b], grid, rtol, atol, risk_floor, stationary_tol, div_trace,
+            Q0[b], M0[b], T[b], eta[b], grid, rtol, atol, risk_floor, settled_risk, div_trace,
             threshold[b], max_steps, keep_traj, out_Q[b], out_M[b], out_risk[b], A, E,
         )
         status[b] = st
@@ -269,7 +302,7 @@ def integrate(
     rtol: float = DEFAULTS["rtol"],
     atol: float = DEFAULTS["atol"],
     risk_floor: float = DEFAULTS["risk_floor"],
-    stationary_tol: float = DEFAULTS["stationary_tol"],
+    settled_risk: float = DEFAULTS["settled_risk"],
     divergence_trace: float = DEFAULTS["divergence_trace"],
     max_steps: int = int(DEFAULTS["max_steps"]),
 ) -> xr.Dataset:
@@ -294,16 +327,28 @@ def integrate(
     -------
     Dataset with ``risk (..., alpha)``, ``Q (..., alpha, k, l)``, ``M (..., alpha, k, r)``,
     ``status``, ``alpha_escape``, ``alpha_stop``, ``n_steps`` (see :mod:`quadsgd.storage`).
-    A member stops early once converged (later grid points hold its last state) or diverged
-    (later points NaN); divergence is a status, never an exception.
+    A member stops early once converged (later grid points hold its last state) or
+    diverged (later points NaN); divergence is a status, never an exception.
+
+    Statuses (:class:`quadsgd.status.Status`; docs/science.md, "Escaped is not learned"):
+    ``converged`` once the risk falls below ``risk_floor`` (zero error); ``settled`` when, after
+    the escape, the risk at ``alpha_max`` falls slower than ``1/alpha``
+    (``-d log risk / d log alpha < 1``, from the exact derivative of the risk along the flow: a
+    fixed point at finite risk, or the slow approach to one) while above ``settled_risk``;
+    ``escaped`` when it is below ``settled_risk`` or still falls at least
+    that fast (towards zero error: exponentially for p = p*, as ``alpha^-2`` for p > p*);
+    ``censored`` if it never crossed the threshold; ``diverged``; ``max_steps`` when
+    ``max_steps`` accepted steps did not reach ``alpha_max`` (later points NaN; ``alpha_escape``
+    is kept if the crossing happened).
     """
-    Qf, Mf, Tf, etaf, batch = flatten_batch(Q0, M0, T, eta)
+    # [[Q0, M0], [M0^T, T]] must be a covariance: (lambda, nu) are Gaussian with it.
+    Qf, Mf, Tf, etaf, batch = flatten_batch(Q0, M0, T, eta, joint_psd=True, names=("Q0", "M0", "T"))
     _validate.positive_array("eta", etaf)
     grid = log_alpha_grid(1e3) if alpha is None else _validate.alpha_grid("alpha", alpha)
     if overlaps not in ("trajectory", "final"):
         raise ValueError(f"overlaps must be 'trajectory' or 'final'; got {overlaps!r}")
     escape_fraction = _validate.fraction("escape_fraction", escape_fraction)
-    bd = tuple(batch_dims) if batch_dims is not None else _default_batch_dims(len(batch))
+    bd = check_batch_dims(batch_dims) if batch_dims is not None else _default_batch_dims(len(batch))
     if len(bd) != len(batch):
         raise ValueError(f"batch_dims {bd} do not match the batch shape {batch}")
 
@@ -328,7 +373,7 @@ def integrate(
     for a in starts:
         sl = slice(a, min(n, a + max(1, chunk)))
         _integrate_batch(
-            Qf[sl], Mf[sl], Tf[sl], etaf[sl], grid, rtol, atol, risk_floor, stationary_tol,
+            Qf[sl], Mf[sl], Tf[sl], etaf[sl], grid, rtol, atol, risk_floor, settled_risk,
             divergence_trace, threshold, max_steps, keep, out_Q[sl], out_M[sl], out_risk[sl],
             status[sl], alpha_escape[sl], alpha_stop[sl], steps[sl], _A, _E,
         )

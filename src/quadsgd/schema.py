@@ -47,7 +47,14 @@ VARIABLE_ATTRS: dict[str, dict[str, str]] = {
     "alpha_escape_sem": {"long_name": "standard error of the mean escape time", "units": "1"},
     "alpha_escape_median": {"long_name": "median escape time over runs that escaped", "units": "1"},
     "n_runs": {"long_name": "runs", "units": "1"},
-    "n_escaped": {"long_name": "runs that crossed the escape threshold", "units": "1"},
+    "n_escaped": {
+        "long_name": "runs that escaped and learned (zero error reached, or still descending at alpha_max; "
+                     "for p < pstar also settled)",
+        "units": "1",
+    },
+    "n_converged": {"long_name": "runs that reached zero error (risk below the floor)", "units": "1"},
+    "n_settled": {"long_name": "runs that escaped, then stopped at a finite risk", "units": "1"},
+    "n_max_steps": {"long_name": "runs whose integrator step budget ran out before alpha_max", "units": "1"},
     "n_censored": {"long_name": "runs still on the plateau at alpha_max", "units": "1"},
     "n_diverged": {"long_name": "runs whose overlaps blew up", "units": "1"},
     "sgd_p": {"long_name": "student width p of the finite-N SGD runs", "units": "1"},
@@ -59,12 +66,20 @@ VARIABLE_ATTRS: dict[str, dict[str, str]] = {
     "refine": {"long_name": "index of a learning rate added by the refinement around the grid minimum", "units": "1"},
     "dynamics": {"long_name": "dynamics: finite-N SGD (Gram chain) or the ODE from the run's measured M(0)", "units": "1"},
     "prediction": {"long_name": "seed whose M(0) gives the predicted closest solution", "units": "1"},
-    "eta_opt": {"long_name": "learning rate minimizing the mean ODE escape time (all seeds escaping)", "units": "1"},
+    "eta_opt": {"long_name": "learning rate minimizing the mean ODE escape time (all seeds escaping and learning)", "units": "1"},
     "eta_opt_over_p": {"long_name": "eta_opt / p", "units": "1"},
     "alpha_escape_opt": {"long_name": "mean ODE escape time over seeds at eta_opt", "units": "1"},
     "alpha_escape_opt_sem": {"long_name": "standard error of the mean escape time at eta_opt", "units": "1"},
     "alpha_escape_opt_median": {"long_name": "median ODE escape time over seeds at eta_opt", "units": "1"},
-    "eta_max_stable": {"long_name": "largest scanned eta at which every seed escaped", "units": "1"},
+    "eta_max_stable": {
+        "long_name": "largest scanned eta at which every seed escaped and learned (none settled at finite risk)",
+        "units": "1",
+    },
+    "eta_zero_error_edge": {
+        "long_name": "eta at which the zero-error manifold loses linear stability, p pstar / (2 (pstar + 2)) "
+                     "(NaN for p < pstar)",
+        "units": "1",
+    },
     "grid_reaches_instability": {
         "long_name": "1 if some seed fails to escape at the largest grid eta (the grid brackets the stable range)",
         "units": "1",
@@ -79,7 +94,9 @@ VARIABLE_ATTRS: dict[str, dict[str, str]] = {
     },
     "refine_eta_over_p": {"long_name": "eta / p of the refinement points", "units": "1"},
     "refine_alpha_escape_mean": {"long_name": "mean ODE escape time at the refinement points", "units": "1"},
-    "refine_n_escaped": {"long_name": "seeds that escaped at the refinement points", "units": "1"},
+    "refine_n_escaped": {"long_name": "seeds that escaped and learned at the refinement points", "units": "1"},
+    "refine_n_settled": {"long_name": "seeds that settled at a finite risk at the refinement points", "units": "1"},
+    "refine_n_diverged": {"long_name": "seeds that diverged at the refinement points", "units": "1"},
     "eta_opt_exponent": {"long_name": "fitted exponent a of eta_opt ~ c p^a (least squares in log-log, over p >= pstar)", "units": "1"},
     "eta_opt_exponent_se": {"long_name": "standard error of the fitted exponent", "units": "1"},
     "eta_opt_prefactor": {"long_name": "fitted prefactor c of eta_opt ~ c p^a", "units": "1"},
@@ -98,6 +115,20 @@ def _attrs(name: str, table: Mapping[str, Mapping[str, Any]] | None = None) -> d
     if name == "status":
         return dict(STATUS_ATTRS)
     return dict(VARIABLE_ATTRS.get(name, {}))
+
+
+#: Dimensions of every trajectory dataset; a batch dimension may not take these names.
+CORE_DIMS = ("alpha", "k", "l", "r")
+
+
+def check_batch_dims(batch_dims: Sequence[str]) -> tuple[str, ...]:
+    """``batch_dims`` as a tuple; ``ValueError`` unless they are distinct and none is a core
+    dimension (:data:`CORE_DIMS`). Entry points may call it before computing anything."""
+    bd = tuple(batch_dims)
+    if any(d in CORE_DIMS for d in bd) or len(set(bd)) < len(bd):
+        raise ValueError(f"batch_dims must be distinct names other than the core dimensions "
+                         f"{', '.join(CORE_DIMS)}; got {bd}")
+    return bd
 
 
 def trajectory_dataset(
@@ -125,7 +156,7 @@ def trajectory_dataset(
     ``Q (*B, G, p, p)`` and ``M (*B, G, p, pstar)`` when trajectories are kept, otherwise
     ``Q_final (*B, p, p)`` and ``M_final (*B, p, pstar)``; ``M0 (*B, p, pstar)`` the start.
     """
-    bd = tuple(batch_dims)
+    bd = check_batch_dims(batch_dims)
     if risk.ndim != len(bd) + 1:
         raise ValueError(f"batch_dims {bd} do not match risk of shape {risk.shape}")
     data: dict[str, Any] = {

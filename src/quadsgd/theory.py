@@ -27,6 +27,10 @@ __all__ = [
     "escape_rate",
     "escape_time_estimate",
     "teacher_overlap",
+    "eta_zero_error_edge",
+    "zero_error_point",
+    "zero_error_transverse_spectrum",
+    "zero_error_edge_numerical",
 ]
 
 
@@ -160,3 +164,148 @@ def teacher_overlap(pstar: int) -> NDArray[np.float64]:
     """Teacher overlaps ``T = I_{p*}`` (orthogonal teacher rows with ``|w*|^2 = N``)."""
     pstar = _validate.positive_int("pstar", pstar)
     return np.eye(pstar)
+
+
+# --------------------------------------------------------------------- zero-error manifold stability
+def eta_zero_error_edge(p: int, pstar: int) -> float:
+    """Learning rate at which the zero-error manifold loses linear stability: ``p p* / (2 (p* + 2))``.
+
+    Derived here (docs/science.md, "Escaped is not learned"). At ``T = I`` the ODE keeps the
+    symmetric family ``Q = diag(x I_{p*}, q I_{p-p*})``, ``M = [m I_{p*}; 0]``, which meets the
+    manifold at ``x = p/p*``, ``m = sqrt(p/p*)``, ``q = 0``. There, with ``e = eta / p``, the
+    Jacobian of ``(x, m)`` has the eigenvalues
+
+        -4 e (p* + 2) / p*    and    -(8 e / p*) (1 - 2 e (p* + 2) / p*),
+
+    (the second is the norm of the teacher-aligned students: the ``eta^2`` term of ``dQ``
+    injects it, the ``eta`` term removes it); ``q`` has no linear term (its decay is algebraic,
+    ``dq/dalpha = -8 e (p + 2) q^2 / (p (p* + 2))`` on the slow manifold, so the risk falls as
+    ``alpha^-2`` for p > p*). The second eigenvalue vanishes at ``e = p* / (2 (p* + 2))``; every
+    other transverse eigenvalue of the full Jacobian stays negative beyond it
+    (:func:`zero_error_edge_numerical` checks this numerically on the whole ``(Q, M)`` space).
+    Above the edge the ODE goes to a fixed point at finite risk (p > p*) or diverges (p = p*).
+
+    Returns NaN for ``p < pstar`` (no zero-error manifold).
+    """
+    p, pstar, _ = _validate.widths(p, pstar)
+    if p < pstar:
+        return math.nan
+    return p * pstar / (2.0 * (pstar + 2.0))
+
+
+def zero_error_point(p: int, pstar: int, U: ArrayLike | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """A point ``(Q, M) = ((p/p*) U U^T, sqrt(p/p*) U)`` of the zero-error manifold (``T = I``).
+
+    ``U`` (p x p*) must have orthonormal columns; default ``U = [I_{p*}; 0]``.
+    """
+    p, pstar, _ = _validate.widths(p, pstar)
+    if p < pstar:
+        raise ValueError(f"p={p} < pstar={pstar}: no zero-error manifold")
+    Ua = np.eye(p, pstar) if U is None else np.asarray(U, dtype=np.float64)
+    if Ua.shape != (p, pstar) or not np.allclose(Ua.T @ Ua, np.eye(pstar), atol=1e-10):
+        raise ValueError(f"U must be a ({p}, {pstar}) matrix with orthonormal columns")
+    return (p / pstar) * Ua @ Ua.T, math.sqrt(p / pstar) * Ua
+
+
+def _packed_jacobians(Q: NDArray[np.float64], M: NDArray[np.float64], h: float = 1e-5):
+    """``J1, J2`` with ``d(rhs)/d(state) = eta J1 + eta^2 J2`` (the right-hand side of
+    :func:`ode_rhs`, ``T = I``), by central differences on the
+    independent entries (upper triangle of Q, then M); the state's columns for an off-diagonal
+    ``Q_kl`` move ``Q_kl`` and ``Q_lk`` together."""
+    p, s = M.shape
+    iu = np.triu_indices(p)
+    nq = iu[0].size
+    n = nq + p * s
+
+    def field(x, eta):
+        Qx = np.zeros((p, p))
+        Qx[iu] = x[:nq]
+        Qx = Qx + np.triu(Qx, 1).T
+        # The compiled kernel of ode_rhs, without its check that (Q, M) is a covariance: half of
+        # the perturbed points leave the positive cone of the manifold (Q - M M^T = 0 there).
+        dQ, dM = np.empty((1, p, p)), np.empty((1, p, s))
+        rhs_batch(Qx[None], x[nq:].reshape(1, p, s), np.eye(s)[None], np.array([eta]), dQ, dM)
+        return np.concatenate([dQ[0][iu], dM[0].ravel()])
+
+    x0 = np.concatenate([Q[iu], M.ravel()])
+    J = {}
+    for eta in (1.0, 2.0):
+        J[eta] = np.empty((n, n))
+        for i in range(n):
+            d = np.zeros(n)
+            d[i] = h
+            J[eta][:, i] = (field(x0 + d, eta) - field(x0 - d, eta)) / (2 * h)
+    J2 = (J[2.0] - 2.0 * J[1.0]) / 2.0
+    return J[1.0] - J2, J2
+
+
+def _null_basis(A: NDArray[np.float64], tol: float) -> NDArray[np.float64]:
+    """Orthonormal basis (columns) of the null space of ``A``."""
+    _, sv, vh = np.linalg.svd(A)
+    rank = int(np.sum(sv > tol * max(1.0, sv[0] if sv.size else 1.0)))
+    return vh[rank:].T
+
+
+def zero_error_transverse_spectrum(
+    p: int, pstar: int, eta: float | None = None, U: ArrayLike | None = None, tol: float = 1e-7
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | NDArray[np.complex128]:
+    """Eigenvalues of the ODE's Jacobian at a zero-error point, with the structural zeros removed.
+
+    The Jacobian on the independent entries of ``(Q, M)`` is ``eta J1 + eta^2 J2``. It vanishes
+    on the tangent space of the manifold (``p p* - p*(p*+1)/2`` directions) and has zero rows for
+    the ``(p-p*)(p-p*+1)/2`` entries of Q orthogonal to ``U`` (no linear term; see
+    :func:`eta_zero_error_edge`). Both are removed exactly, by repeatedly restricting to the
+    complement of the common left null space of ``(J1, J2)`` (an invariant subspace) and taking
+    the quotient by their common right null space. Returns the reduced ``(Y1, Y2)`` without
+    ``eta``, else the eigenvalues of ``eta Y1 + eta^2 Y2``.
+    """
+    Q, M = zero_error_point(p, pstar, U)
+    J1, J2 = _packed_jacobians(Q, M)
+    while True:
+        n = J1.shape[0]
+        left = _null_basis(np.hstack([J1, J2]).T, tol)
+        if left.shape[1]:
+            B = _null_basis(left.T, tol)  # complement of the left null space: range of J in it
+            J1, J2 = B.T @ J1 @ B, B.T @ J2 @ B
+        right = _null_basis(np.vstack([J1, J2]), tol)
+        if right.shape[1]:
+            C = _null_basis(right.T, tol)
+            J1, J2 = C.T @ J1 @ C, C.T @ J2 @ C
+        if J1.shape[0] == n:
+            break
+    if eta is None:
+        return J1, J2
+    return np.linalg.eigvals(eta * J1 + eta**2 * J2)
+
+
+def zero_error_edge_numerical(p: int, pstar: int, U: ArrayLike | None = None, eta_max: float | None = None) -> float:
+    """Smallest ``eta > 0`` at which the largest real part of :func:`zero_error_transverse_spectrum`
+    crosses zero (scan of ``eta / p`` on a fine grid, then bisection to machine precision).
+
+    The independent check of :func:`eta_zero_error_edge`: it uses only :func:`ode_rhs` and sees
+    every transverse direction, not just the symmetric family. NaN for ``p < pstar`` or if no
+    crossing below ``eta_max`` (default ``2 p``).
+    """
+    p, pstar, _ = _validate.widths(p, pstar)
+    if p < pstar:
+        return math.nan
+    Y1, Y2 = zero_error_transverse_spectrum(p, pstar, None, U)
+
+    def g(eta: float) -> float:  # eigenvalues of J / eta
+        return float(np.max(np.linalg.eigvals(Y1 + eta * Y2).real))
+
+    top = 2.0 * p if eta_max is None else float(eta_max)
+    grid = np.linspace(0.0, top, 2001)[1:]
+    values = np.array([g(e) for e in grid])
+    if values[0] >= 0:
+        raise ValueError(f"the zero-error manifold is not stable at small eta for p={p}, pstar={pstar}")
+    cross = np.flatnonzero(values >= 0)
+    if cross.size == 0:
+        return math.nan
+    lo, hi = grid[cross[0] - 1], grid[cross[0]]
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        lo, hi = (mid, hi) if g(mid) < 0 else (lo, mid)
+    return 0.5 * (lo + hi)

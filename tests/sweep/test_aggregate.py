@@ -120,6 +120,6 @@ def test_summary_carries_sgd_statistics_on_their_own_dims(small, scans):
 
 def test_status_counts(scans):
     counts = aggregate.status_counts(scans[(1, 1)])
-    assert set(counts) == {"converged", "escaped", "censored", "diverged"}
+    assert set(counts) == {"converged", "escaped", "censored", "diverged", "settled", "max_steps"}
     assert sum(counts.values()) == scans[(1, 1)].status.size
     assert counts["diverged"] > 0  # the grid reaches eta/p = 1

@@ -54,3 +54,23 @@ def test_validated_config_has_every_default(config):
     # The rule files read these directly.
     for section in ("simulate", "refine", "sgd", "implicit_bias", "aggregate", "landscape", "empirical", "plot"):
         assert {"threads", "mem_mb", "runtime"} <= set(config["resources"][section])
+
+
+def test_every_list_refuses_repeated_values():
+    """A repeated value in any list (e.g. empirical.alphas) was a pandas InvalidIndexError in a job."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    lists: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            node = _resolve(node, schema)
+            if node.get("type") == "array":
+                lists.append(where)
+                assert node.get("uniqueItems") is True, f"{where}: list without uniqueItems"
+            for key, sub in node.get("properties", {}).items():
+                walk(sub, f"{where}.{key}".lstrip("."))
+            for sub in node.get("$defs", {}).values():
+                walk(sub, where + "($defs)")
+
+    walk(schema, "")
+    assert {"grid.p", "empirical.alphas", "empirical.flow_cases", "sgd.N"} <= set(lists)

@@ -1,57 +1,61 @@
 """Configuration check, wildcard patterns and target lists; every rule's grid comes from here."""
 
-from snakemake.utils import validate
+import os
 
+from snakemake.logging import logger
+
+from quadsgd.config import check_config, sources as config_sources
 from quadsgd.grids import log_alpha_grid
 from quadsgd.provenance import canonical, check_results_fingerprint
 from quadsgd.sweep.plan import eta_blocks
 
 
-validate(config, schema="../schemas/config.schema.yaml")
-# One spelling per number (300 == 300.0): params, and so what Snakemake reruns, follow values only.
-config.update(canonical(config))
-
-
-def _check_config(cfg):
-    """Cross-key checks JSON Schema cannot express; raise before any job runs, naming the key."""
-    grid = cfg["grid"]
-    if grid["eta_over_p"]["min"] >= grid["eta_over_p"]["max"]:
-        raise ValueError(
-            f"config key grid.eta_over_p: min ({grid['eta_over_p']['min']}) must be below max "
-            f"({grid['eta_over_p']['max']})"
-        )
-    for section in ("grid", "implicit_bias"):  # recording grids 0, 0.01, ..., alpha_max must increase
-        try:
-            log_alpha_grid(cfg[section]["alpha_max"], cfg[section]["alpha_points"])
-        except ValueError as err:
-            raise ValueError(
-                f"config key {section}.alpha_max / {section}.alpha_points: no increasing alpha grid ({err})"
-            ) from None
-    for section, ps, pss, Ns in (
-        ("grid", grid["p"], grid["pstar"], [grid["N"]]),
-        ("sgd", cfg["sgd"]["p"], cfg["sgd"]["pstar"], cfg["sgd"]["N"]),
-        ("implicit_bias", [cfg["implicit_bias"]["p"]], [cfg["implicit_bias"]["pstar"]], [cfg["implicit_bias"]["N"]]),
-    ):
-        if min(Ns) < max(ps) + max(pss):
-            raise ValueError(f"config key {section}.N: N={min(Ns)} must be at least p + pstar = {max(ps) + max(pss)}")
-    if cfg["implicit_bias"]["p"] < cfg["implicit_bias"]["pstar"]:
-        raise ValueError("config key implicit_bias.p: the zero-error manifold needs p >= pstar")
-
-
-_check_config(config)
+# Every check of the configuration, before any job runs (quadsgd.config): each config file read
+# again (duplicate keys), NaN/inf, the schema (defaults filled in), numbers in one spelling
+# (300 == 300.0, so params and what Snakemake reruns follow values only), keys against each
+# other, the jobs' estimated memory and time. A refusal is one line naming file, key and value.
+_cli_files = [str(f) for f in workflow.config_settings.configfiles]
+_config_files = [str(f) for f in workflow.configfiles if str(f) not in _cli_files]
+if workflow.config_settings.replace_workflow_config and workflow.config_settings.overwrite_config:
+    _config_files = []
+try:
+    _checked, _warnings = check_config(
+        config,
+        os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
+        config_sources(_config_files + _cli_files, workflow.config_settings.config),
+    )
+except ValueError as _err:
+    raise SystemExit(str(_err)) from None
+for _warning in _warnings:
+    logger.warning(_warning)
+config.clear()
+config.update(_checked)
 
 # One results/ directory holds the stores of one configuration: refuse (before any job runs) a
-# directory filled under another one, and record ours once this run starts computing.
-check_results_fingerprint(config, "results")
+# directory filled under another one (or a results/ or .snakemake/ that is no usable directory),
+# and claim it exclusively once this run starts computing, after repairing what killed writers
+# left behind (quadsgd.storage.recover_stores; docs/faults.md).
+check_results_fingerprint(config, "results", state_dir=".snakemake")
 
 
 onstart:
+    from quadsgd.storage import recover_stores
+
+    for line in recover_stores("results"):
+        print(f"recovered: {line}")
     check_results_fingerprint(config, "results", record=True)
 
 
 GRID = config["grid"]
 SGD = config["sgd"]
 RES = config["resources"]
+
+
+def per_attempt(kind, key):
+    """A rule's resource from the config times the attempt: a retried job asks for more."""
+    base = RES[kind][key]
+    return lambda wildcards, attempt: base * attempt
+
 N_PARTS = len(eta_blocks(GRID["eta_over_p"]["num"], GRID["seeds"], config["jobs"]["points_per_job"]))
 
 
@@ -127,3 +131,37 @@ def optional_targets(wildcards=None):
 
 def final_targets(wildcards=None):
     return ["results/sweep.zarr", "results/summary.zarr", *sgd_figures(), *summary_figures(), *optional_targets()]
+
+
+# --- warm-up (simulate.smk): appended for issue 17 -------------------------------------------
+
+WARMUP = "results/.warmup/numba_kernels.done"
+
+
+def _recorded_input(path):
+    """The input files Snakemake recorded for ``path`` when it was made (None if unknown)."""
+    try:
+        from snakemake.io import IOFile
+
+        return workflow.persistence.input(IOFile(path))
+    except Exception:  # no persistence yet (lint, report) or another Snakemake layout
+        return None
+
+
+def warmup_input(output_pattern):
+    """Input function: the warm-up sentinel (ancient) for a job that runs the compiled kernels.
+
+    A job gets it when its output is missing (it will run) or when its output was made with it;
+    a store made before the warm-up rule existed keeps the inputs it was recorded with, so adding
+    the rule never reruns finished simulations ("Set of input files has changed")."""
+
+    def sentinel(wildcards):
+        output = output_pattern.format(**wildcards)
+        if not os.path.exists(output):
+            return [ancient(WARMUP)]
+        recorded = _recorded_input(output)
+        if recorded is not None and WARMUP not in recorded:
+            return []
+        return [ancient(WARMUP)]
+
+    return sentinel

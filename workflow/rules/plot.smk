@@ -1,4 +1,15 @@
-"""Figures: PNG and PDF under results/figures/, drawn by quadsgd.plots.sgd."""
+"""Figures: PNG and PDF under results/figures/, drawn by quadsgd.plots.sgd.
+
+Each PNG is marked for `snakemake --report report.html` with a caption (workflow/report/) naming
+what it shows and its parameters. The plot rules are local: seconds of work, never a cluster job.
+"""
+
+
+localrules:
+    plot_sgd,
+    plot_polar_factor,
+    plot_summary,
+    plot_implicit_bias,
 
 
 rule plot_sgd:
@@ -6,7 +17,13 @@ rule plot_sgd:
     input:
         "results/sgd/p{p}_pstar{pstar}_N{N}.zarr",
     output:
-        png="results/figures/fig1_sgd_vs_ode_p{p}_pstar{pstar}_N{N}.png",
+        png=report(
+            "results/figures/fig1_sgd_vs_ode_p{p}_pstar{pstar}_N{N}.png",
+            caption="../report/fig1_sgd_vs_ode.rst",
+            category="Figure 1: SGD vs ODE",
+            subcategory="p={p}, p*={pstar}, N={N}",
+            labels={"figure": "1", "p": "{p}", "p*": "{pstar}", "N": "{N}"},
+        ),
         pdf="results/figures/fig1_sgd_vs_ode_p{p}_pstar{pstar}_N{N}.pdf",
     log:
         "logs/plot/fig1_p{p}_pstar{pstar}_N{N}.log",
@@ -14,15 +31,23 @@ rule plot_sgd:
         figure="sgd_vs_ode",
     threads: RES["plot"]["threads"]
     resources:
-        mem_mb=RES["plot"]["mem_mb"],
-        runtime=RES["plot"]["runtime"],
+        mem_mb=per_attempt("plot", "mem_mb"),
+        runtime=per_attempt("plot", "runtime"),
+    conda:
+        "../envs/quadsgd.yaml"
     script:
         "../scripts/plot.py"
 
 
 use rule plot_sgd as plot_polar_factor with:
     output:
-        png="results/figures/fig4_polar_factor_p{p}_pstar{pstar}_N{N}.png",
+        png=report(
+            "results/figures/fig4_polar_factor_p{p}_pstar{pstar}_N{N}.png",
+            caption="../report/fig4_polar_factor.rst",
+            category="Figure 4: polar factor",
+            subcategory="p={p}, p*={pstar}, N={N}",
+            labels={"figure": "4", "p": "{p}", "p*": "{pstar}", "N": "{N}"},
+        ),
         pdf="results/figures/fig4_polar_factor_p{p}_pstar{pstar}_N{N}.pdf",
     log:
         "logs/plot/fig4_p{p}_pstar{pstar}_N{N}.log",
@@ -35,7 +60,13 @@ rule plot_summary:
     input:
         "results/summary.zarr",
     output:
-        png="results/figures/fig2_{name}.png",
+        png=report(
+            "results/figures/fig2_{name}.png",
+            caption="../report/fig2.rst",
+            category="Figure 2: escape time and eta_opt",
+            subcategory="{name}",
+            labels={"figure": "2", "panel": "{name}"},
+        ),
         pdf="results/figures/fig2_{name}.pdf",
     log:
         "logs/plot/fig2_{name}.log",
@@ -45,8 +76,10 @@ rule plot_summary:
         figure=lambda wildcards: wildcards.name,
     threads: RES["plot"]["threads"]
     resources:
-        mem_mb=RES["plot"]["mem_mb"],
-        runtime=RES["plot"]["runtime"],
+        mem_mb=per_attempt("plot", "mem_mb"),
+        runtime=per_attempt("plot", "runtime"),
+    conda:
+        "../envs/quadsgd.yaml"
     script:
         "../scripts/plot.py"
 
@@ -56,7 +89,12 @@ rule plot_implicit_bias:
     input:
         "results/implicit_bias.zarr",
     output:
-        png="results/figures/fig3_implicit_bias.png",
+        png=report(
+            "results/figures/fig3_implicit_bias.png",
+            caption="../report/fig3_implicit_bias.rst",
+            category="Figure 3: implicit bias",
+            labels={"figure": "3"},
+        ),
         pdf="results/figures/fig3_implicit_bias.pdf",
     log:
         "logs/plot/fig3_implicit_bias.log",
@@ -64,7 +102,9 @@ rule plot_implicit_bias:
         figure="implicit_bias",
     threads: RES["plot"]["threads"]
     resources:
-        mem_mb=RES["plot"]["mem_mb"],
-        runtime=RES["plot"]["runtime"],
+        mem_mb=per_attempt("plot", "mem_mb"),
+        runtime=per_attempt("plot", "runtime"),
+    conda:
+        "../envs/quadsgd.yaml"
     script:
         "../scripts/plot.py"

@@ -2,11 +2,33 @@
 
 params hold only what determines a job's numbers, so editing another config section (or the
 Dask settings and task size, read by the scripts from snakemake.config) reruns nothing here.
+
+The rules that run the compiled kernels wait for `warmup`, which compiles them once into numba's
+cache (docs/pipeline.md, "Compile once"); the sentinel (WARMUP, warmup_input in common.smk) is
+`ancient`, so a new warm-up never makes finished simulations out of date, and stores made before
+the warm-up existed are not rerun for it.
 """
+
+rule warmup:
+    """Compile every numba kernel of the simulation jobs once (tiny inputs, no Dask)."""
+    output:
+        touch(WARMUP),
+    log:
+        "logs/warmup.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    conda:
+        "../envs/quadsgd.yaml"
+    script:
+        "../scripts/warmup.py"
 
 
 rule simulate_ode:
     """ODE escape times of one block of learning rates (all seeds) of one (p, pstar)."""
+    input:
+        warmup=warmup_input("results/ode/p{p}_pstar{pstar}/part{part}.zarr"),
     output:
         directory("results/ode/p{p}_pstar{pstar}/part{part}.zarr"),
     log:
@@ -17,8 +39,10 @@ rule simulate_ode:
         points_per_job=config["jobs"]["points_per_job"],
     threads: RES["simulate"]["threads"]
     resources:
-        mem_mb=RES["simulate"]["mem_mb"],
-        runtime=RES["simulate"]["runtime"],
+        mem_mb=per_attempt("simulate", "mem_mb"),
+        runtime=per_attempt("simulate", "runtime"),
+    conda:
+        "../envs/quadsgd.yaml"
     script:
         "../scripts/simulate_ode.py"
 
@@ -37,14 +61,18 @@ rule refine_eta_opt:
         refine=config["refine"],
     threads: RES["refine"]["threads"]
     resources:
-        mem_mb=RES["refine"]["mem_mb"],
-        runtime=RES["refine"]["runtime"],
+        mem_mb=per_attempt("refine", "mem_mb"),
+        runtime=per_attempt("refine", "runtime"),
+    conda:
+        "../envs/quadsgd.yaml"
     script:
         "../scripts/refine_eta_opt.py"
 
 
 rule simulate_sgd:
     """Finite-N SGD runs and the ODE from each run's measured M(0) (Figures 1 and 4)."""
+    input:
+        warmup=warmup_input("results/sgd/p{p}_pstar{pstar}_N{N}.zarr"),
     output:
         directory("results/sgd/p{p}_pstar{pstar}_N{N}.zarr"),
     log:
@@ -54,14 +82,18 @@ rule simulate_sgd:
         escape_fraction=config["escape_fraction"],
     threads: RES["sgd"]["threads"]
     resources:
-        mem_mb=RES["sgd"]["mem_mb"],
-        runtime=RES["sgd"]["runtime"],
+        mem_mb=per_attempt("sgd", "mem_mb"),
+        runtime=per_attempt("sgd", "runtime"),
+    conda:
+        "../envs/quadsgd.yaml"
     script:
         "../scripts/simulate_sgd.py"
 
 
 rule implicit_bias:
     """ODE trajectories to the zero-error manifold and distances to predicted solutions (Figure 3)."""
+    input:
+        warmup=warmup_input("results/implicit_bias.zarr"),
     output:
         directory("results/implicit_bias.zarr"),
     log:
@@ -70,7 +102,9 @@ rule implicit_bias:
         ib=config["implicit_bias"],
     threads: RES["implicit_bias"]["threads"]
     resources:
-        mem_mb=RES["implicit_bias"]["mem_mb"],
-        runtime=RES["implicit_bias"]["runtime"],
+        mem_mb=per_attempt("implicit_bias", "mem_mb"),
+        runtime=per_attempt("implicit_bias", "runtime"),
+    conda:
+        "../envs/quadsgd.yaml"
     script:
         "../scripts/implicit_bias.py"

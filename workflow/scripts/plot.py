@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 
 from quadsgd.plots import sgd as plots  # noqa: E402
 from quadsgd.storage import open_store  # noqa: E402
-from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
+from _job import run, save_figure  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 log = logging.getLogger("plot")
 
@@ -23,10 +23,10 @@ FIGURES = {
 
 
 def main(smk) -> None:
-    ds = open_store(smk.input[0]).load()
+    ds = open_store(smk.input[0])  # every variable checked (chunks present, decodable) and loaded
     fig = FIGURES[smk.params.figure](ds)
-    fig.savefig(smk.output.png, dpi=150)
-    fig.savefig(smk.output.pdf)
+    save_figure(fig, smk.output.png, dpi=150)
+    save_figure(fig, smk.output.pdf)
     log.info("wrote %s and %s", smk.output.png, smk.output.pdf)
 
 

@@ -7,14 +7,14 @@ matplotlib.use("Agg")
 
 from quadsgd.plots.landscape import plot_degrees_of_freedom  # noqa: E402
 from quadsgd.storage import open_store  # noqa: E402
-from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
+from _job import run, save_figure  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 
 def main(smk) -> None:
     ds = open_store(smk.input[0], required=("wtw_dof", "wtw_jacobian_rank", "manifold_dimension")).load()
     fig = plot_degrees_of_freedom(ds, int(smk.wildcards.N))
-    fig.savefig(smk.output.png, dpi=150)
-    fig.savefig(smk.output.pdf)
+    save_figure(fig, smk.output.png, dpi=150)
+    save_figure(fig, smk.output.pdf)
 
 
 if __name__ == "__main__":

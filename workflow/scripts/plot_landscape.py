@@ -6,14 +6,14 @@ matplotlib.use("Agg")
 
 from quadsgd.plots.landscape import plot_eigen_counts  # noqa: E402
 from quadsgd.storage import open_store  # noqa: E402
-from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
+from _job import run, save_figure  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 
 def main(smk) -> None:
     ds = open_store(smk.input[0], required=("count_numeric", "count_formula")).load()
     fig = plot_eigen_counts(ds, int(smk.wildcards.pstar), int(smk.wildcards.N))
-    fig.savefig(smk.output.png, dpi=150)
-    fig.savefig(smk.output.pdf)
+    save_figure(fig, smk.output.png, dpi=150)
+    save_figure(fig, smk.output.pdf)
 
 
 if __name__ == "__main__":

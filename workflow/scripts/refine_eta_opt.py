@@ -15,7 +15,9 @@ def main(smk) -> None:
     grid, refine = smk.params.grid, smk.params.refine
     p, pstar = int(smk.wildcards.p), int(smk.wildcards.pstar)
     sweep = open_store(smk.input[0], required=drivers.SCAN_VARIABLES)
-    scan = sweep.sel(p=p, pstar=pstar).drop_vars(["p", "pstar", "N"])[list(drivers.SCAN_VARIABLES)].load()
+    scan = sweep.sel(p=p, pstar=pstar).drop_vars(["p", "pstar", "N"])[list(drivers.SCAN_VARIABLES)]
+    # The search judges success by (p, pstar): for p < pstar a settled run is the best fit there is.
+    scan = scan.load().assign_attrs(p=p, pstar=pstar)
     search = EtaOptSearch(refine_points=refine["points"], refine_rounds=refine["rounds"])
     with dask_client(smk.threads, **smk.config["dask"]) as client:
 

@@ -21,6 +21,7 @@ from quadsgd.fits import fit_power_law
 from quadsgd.grids import eta_from_eta_over_p
 from quadsgd.schema import annotate
 from quadsgd.status import Status
+from quadsgd.theory import eta_zero_error_edge
 from quadsgd.sweep.drivers import SCAN_VARIABLES
 
 __all__ = ["GridWarning", "combine_scans", "optimum_dataset", "summarize", "status_counts", "OPTIMUM_VARIABLES"]
@@ -136,9 +137,12 @@ def summarize(
     Returns
     -------
     Dataset with ``alpha_escape_mean/sem/median``, ``n_runs``, ``n_escaped``, ``n_censored``,
-    ``n_diverged`` over ``(p, pstar, eta_over_p)``; :data:`OPTIMUM_VARIABLES` over
+    ``n_diverged``, ``n_converged``, ``n_settled``, ``n_max_steps`` over ``(p, pstar, eta_over_p)``; :data:`OPTIMUM_VARIABLES` over
     ``(p, pstar)``; the learning rates added by the search ``refine_eta_over_p``,
-    ``refine_alpha_escape_mean``, ``refine_n_escaped`` over ``(p, pstar, refine)``;
+    ``refine_alpha_escape_mean``, ``refine_n_escaped``, ``refine_n_settled``, ``refine_n_diverged``
+    over ``(p, pstar, refine)``; ``eta_zero_error_edge`` over ``(p, pstar)``, the raw learning rate
+    at which the zero-error manifold loses linear stability
+    (:func:`quadsgd.theory.eta_zero_error_edge`, NaN for p < pstar), beside ``eta_max_stable``;
     ``eta_opt_exponent`` (+ ``_se``, ``eta_opt_prefactor``) over ``pstar``, fitted over the
     widths ``p >= pstar``. Issues a :class:`GridWarning` per problem found by the search.
     """
@@ -153,17 +157,23 @@ def summarize(
     ref_eta = np.full(shape + (n_refine,), np.nan)
     ref_mean = np.full(shape + (n_refine,), np.nan)
     ref_n = np.full(shape + (n_refine,), -1, dtype=np.int64)
+    ref_settled = np.full(shape + (n_refine,), -1, dtype=np.int64)
+    ref_diverged = np.full(shape + (n_refine,), -1, dtype=np.int64)
+    edge = np.full(shape, np.nan)
     top = float(sweep.eta_over_p.values[-1])
     for i, p in enumerate(ps):
         for j, pstar in enumerate(pstars):
             opt = optima[(p, pstar)]
+            edge[i, j] = eta_zero_error_edge(p, pstar)
             for message in _warnings_for(p, pstar, opt, top):
                 warnings.warn(message, GridWarning, stacklevel=2)
             for name in OPTIMUM_VARIABLES:
                 table[name][i, j] = float(opt[name])
             m = opt.sizes["eta_over_p"]
             if m:
-                st = escape_statistics(opt, "seed")
+                st = escape_statistics(opt.assign_attrs(p=p, pstar=pstar), "seed")
+                ref_settled[i, j, :m] = st["n_settled"].values
+                ref_diverged[i, j, :m] = st["n_diverged"].values
                 ref_eta[i, j, :m] = opt.eta_over_p.values
                 ref_mean[i, j, :m] = st["alpha_escape_mean"].values
                 ref_n[i, j, :m] = st["n_escaped"].values
@@ -173,6 +183,9 @@ def summarize(
     out["refine_eta_over_p"] = (("p", "pstar", "refine"), ref_eta)
     out["refine_alpha_escape_mean"] = (("p", "pstar", "refine"), ref_mean)
     out["refine_n_escaped"] = (("p", "pstar", "refine"), ref_n)
+    out["refine_n_settled"] = (("p", "pstar", "refine"), ref_settled)
+    out["refine_n_diverged"] = (("p", "pstar", "refine"), ref_diverged)
+    out["eta_zero_error_edge"] = (("p", "pstar"), edge)
     out = out.assign_coords(refine=np.arange(n_refine))
     # The fit covers p >= p*, the regime the paper's scaling is about: for p < p* the student
     # cannot reach zero error and "escape" ends on a different, higher-risk state.

@@ -13,8 +13,11 @@ environment because the nanny resets those variables in the processes it starts.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["dask_client", "map_tasks", "WORKER_ENV"]
+__all__ = ["dask_client", "map_tasks", "dashboard_note", "WORKER_ENV"]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -76,41 +79,170 @@ def dask_client(
         return
     scratch = os.fspath(local_directory or os.environ.get("TMPDIR") or tempfile.gettempdir())
     extra = dict(cluster_kwargs or {})
-    with ExitStack() as stack:
-        if kind == "local":
-            if processes:
-                extra.setdefault("env", dict(WORKER_ENV))
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=threads,
-                    threads_per_worker=1,
-                    processes=processes,
-                    local_directory=scratch,
-                    memory_limit=memory_limit,
-                    dashboard_address=":0",  # a free port: concurrent jobs never collide on 8787
-                    **extra,
-                )
-            )
-        elif kind == "slurm":
+    announced = False
+    try:
+        with ExitStack() as stack:
+            if kind == "local":
+                if processes:
+                    extra.setdefault("env", dict(WORKER_ENV))
+                if not _has_bokeh():  # the dashboard would only serve an error page
+                    extra.setdefault("scheduler_kwargs", {}).setdefault("dashboard", False)
+                with _workers_ignore_sigint():
+                    cluster = stack.enter_context(
+                        LocalCluster(
+                            n_workers=threads,
+                            threads_per_worker=1,
+                            processes=processes,
+                            local_directory=scratch,
+                            memory_limit=memory_limit,
+                            dashboard_address=":0",  # a free port: concurrent jobs never collide on 8787
+                            **extra,
+                        )
+                    )
+            elif kind == "slurm":
+                try:
+                    from dask_jobqueue import SLURMCluster
+                except ImportError as err:
+                    raise RuntimeError(
+                        "dask.kind 'slurm' needs dask-jobqueue: pip install 'quadsgd[slurm]' "
+                        "(or conda install -c conda-forge dask-jobqueue)"
+                    ) from err
+                extra.setdefault("cores", 1)
+                extra.setdefault("processes", 1)
+                extra.setdefault("memory", "2GB")
+                extra.setdefault("local_directory", scratch)
+                extra.setdefault("job_script_prologue", [f"export {k}={v}" for k, v in WORKER_ENV.items()])
+                cluster = stack.enter_context(SLURMCluster(**extra))
+                cluster.scale(jobs=threads)
+            else:
+                raise ValueError(f"kind must be 'local' or 'slurm'; got {kind!r}")
+            client = stack.enter_context(Client(cluster))
+            log.info("dask cluster %s (%s)", type(cluster).__name__, dashboard_note(client))
             try:
-                from dask_jobqueue import SLURMCluster
-            except ImportError as err:
-                raise RuntimeError(
-                    "dask.kind 'slurm' needs dask-jobqueue: pip install 'quadsgd[slurm]' "
-                    "(or conda install -c conda-forge dask-jobqueue)"
-                ) from err
-            extra.setdefault("cores", 1)
-            extra.setdefault("processes", 1)
-            extra.setdefault("memory", "2GB")
-            extra.setdefault("local_directory", scratch)
-            extra.setdefault("job_script_prologue", [f"export {k}={v}" for k, v in WORKER_ENV.items()])
-            cluster = stack.enter_context(SLURMCluster(**extra))
-            cluster.scale(jobs=threads)
-        else:
-            raise ValueError(f"kind must be 'local' or 'slurm'; got {kind!r}")
-        client = stack.enter_context(Client(cluster))
-        log.info("dask cluster %s (dashboard %s)", type(cluster).__name__, client.dashboard_link)
-        yield client
+                yield client
+            except KeyboardInterrupt:
+                announced = _interrupted()
+                with _silenced("distributed", "tornado", "asyncio"):
+                    stack.close()  # client and cluster, without their shutdown chatter
+                raise
+    except KeyboardInterrupt:  # also while the cluster starts or closes
+        if not announced:
+            _interrupted()
+        raise
+
+
+def _interrupted() -> bool:
+    """One ``interrupted`` line in the log and on the console."""
+    log.warning("interrupted")
+    _console("interrupted")
+    return True
+
+
+@contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored (an ignored signal survives exec; Python then
+    installs no KeyboardInterrupt handler). Ctrl-C reaches every process of the terminal's
+    process group: the workers would each print a traceback on the console while this process,
+    which does get the KeyboardInterrupt, cancels their tasks and closes them."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _has_bokeh() -> bool:
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def dashboard_note(client: Client) -> str:
+    """``dashboard http://...`` when the dashboard can serve pages (bokeh importable), else how
+    to get it: without bokeh the link would only serve an error page (docs/pipeline.md, "Dask
+    dashboard", has the SSH tunnel to reach it on a cluster node)."""
+    if not _has_bokeh():
+        return "dashboard: pip install 'quadsgd[dashboard]'"
+    return f"dashboard {client.dashboard_link}"
+
+
+@contextmanager
+def _silenced(*names: str) -> Iterator[None]:
+    """Mute these loggers for the block: a cluster closed on Ctrl-C logs tracebacks and the
+    pickled arguments of the cancelled tasks (kilobytes per task) while it shuts down."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _console(line: str) -> None:
+    """``line`` on the terminal when stderr goes to a job's log (Snakemake jobs through
+    ``workflow/scripts/_job.run``); nothing extra otherwise (the log handler is the terminal)."""
+    if sys.stderr is not sys.__stderr__ and sys.__stderr__ is not None:
+        try:
+            print(line, file=sys.__stderr__, flush=True)
+        except (OSError, ValueError):
+            pass
+
+
+#: Seconds after which a job's progress is also shown on the console (at 25/50/75/100 %).
+CONSOLE_AFTER = float(os.environ.get("QUADSGD_CONSOLE_PROGRESS_AFTER", "10"))
+
+
+class _Progress:
+    """Progress of ``total`` tasks as text: one log line per tenth of the tasks (``desc: 12/24
+    tasks done (50%, 31 s, ~31 s left)``). With ``enabled``: a tqdm bar when stderr is a terminal
+    (never carriage returns in a log file), and, in a job whose stderr is its log, the same line
+    on the console at 25, 50, 75 and 100 % once the job has run for ``CONSOLE_AFTER`` seconds
+    (short jobs stay quiet on the console)."""
+
+    def __init__(self, desc: str, total: int, enabled: bool) -> None:
+        self.desc, self.total, self.enabled = desc, total, enabled
+        self.start = time.monotonic()
+        self.logged = self.shown = -1
+        self.bar = None
+        isatty = getattr(sys.stderr, "isatty", lambda: False)
+        if enabled and isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="task", mininterval=1.0)
+
+    def update(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update()
+        if self.total == 0:
+            return
+        elapsed = time.monotonic() - self.start
+        left = elapsed * (self.total - done) / done if done else math.nan
+        line = (f"{self.desc}: {done}/{self.total} tasks done ({100 * done // self.total}%, "
+                f"{elapsed:.0f} s, ~{left:.0f} s left)")
+        tenth, quarter = 10 * done // self.total, 4 * done // self.total
+        if tenth > self.logged or done == self.total:
+            self.logged = tenth
+            log.info("%s", line)
+        if not self.enabled:
+            return
+        if quarter > self.shown and (elapsed >= CONSOLE_AFTER or self.shown >= 0) and quarter >= 1:
+            self.shown = quarter
+            _console(line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def map_tasks(
@@ -123,26 +255,34 @@ def map_tasks(
 ) -> list[R]:
     """``[fn(*t) for t in tasks]``, on ``client`` if given, in the order of ``tasks``.
 
-    Completion is logged (and shown by tqdm on stderr when ``progress``) as tasks finish, so
-    long jobs report where they are. A task's exception is raised here.
+    Completion is logged as text, one line per tenth of the tasks. With ``progress``: a tqdm bar
+    only when stderr is a terminal, and in a Snakemake job the same line on the console at
+    25/50/75/100 % when the job takes longer than ``CONSOLE_AFTER`` seconds. A task's exception
+    is raised here. Ctrl-C cancels the pending tasks, logs ``interrupted`` and re-raises.
     """
-    from tqdm.auto import tqdm
-
     results: list[R | None] = [None] * len(tasks)
-    bar = tqdm(total=len(tasks), desc=desc, unit="task", disable=not progress, mininterval=1.0)
+    progress_ = _Progress(desc, len(tasks), progress)
     if client is None:
         for i, t in enumerate(tasks):
             results[i] = fn(*t)
-            bar.update()
-            log.info("%s: %d/%d done", desc, i + 1, len(tasks))
+            progress_.update(i + 1)
     else:
         from distributed import as_completed
 
         futures = [client.submit(fn, *t, pure=False) for t in tasks]
         index = {f.key: i for i, f in enumerate(futures)}
-        for done, fut in enumerate(as_completed(futures), start=1):
-            results[index[fut.key]] = fut.result()
-            bar.update()
-            log.info("%s: %d/%d done", desc, done, len(tasks))
-    bar.close()
+        done = 0
+        try:
+            for done, fut in enumerate(as_completed(futures), start=1):
+                results[index[fut.key]] = fut.result()
+                progress_.update(done)
+        except KeyboardInterrupt:
+            progress_.close()
+            log.warning("%s: interrupted after %d/%d tasks; cancelling the rest", desc, done, len(tasks))
+            try:
+                client.cancel(futures)
+            except Exception:  # noqa: BLE001 - the client may already be closing
+                pass
+            raise
+    progress_.close()
     return results  # type: ignore[return-value]
