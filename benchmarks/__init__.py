@@ -6,7 +6,8 @@ exposes ``SIZES`` and ``run(size: str) -> list[Row]`` with size ``"full"``, ``"q
 ``"smoke"``; the timings
 in a row are medians over warmed repeats (each timed function is called once untimed first, so
 compilation and first-touch costs are not timed), because other processes share the machine and
-single measurements are noisy. ``Row.medians`` keeps the raw medians a row is derived from. ``docs/performance.md`` records the table and what bounds each number.
+single measurements are noisy. ``Row.medians`` keeps the raw medians a row is derived from.
+``docs/performance.md`` records the table and what bounds each number.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def fmt(value: float, unit: str) -> str:
 def format_table(header: list[str], lines: list[list[str]]) -> str:
     """A Markdown table (pipes aligned), so the output pastes into the docs as it is."""
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |",
            "| " + " | ".join("-" * w for w in widths) + " |"]
-    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]
+    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |" for line in lines]
     return "\n".join(out)

@@ -33,9 +33,11 @@ def machine() -> list[str]:
     except (ValueError, OSError):
         mem = float("nan")
     lines = [
-        f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
-        f"machine: {cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; load average {os.getloadavg()[0]:.1f} at start",
-        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, numba {numba.__version__}",
+        f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"machine: {cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; "
+        f"load average {os.getloadavg()[0]:.1f} at start",
+        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"numba {numba.__version__}",
         "OPENBLAS_CORETYPE={}, OPENBLAS_L2_SIZE={}".format(
             os.environ.get("OPENBLAS_CORETYPE", "(unset)"), os.environ.get("OPENBLAS_L2_SIZE", "(unset)")),
     ]
@@ -44,7 +46,8 @@ def machine() -> list[str]:
 
         for lib in threadpool_info():
             lines.append(f"{lib['user_api']}: {lib['internal_api']} {lib['version']}, kernel "
-                         f"{lib.get('architecture')}, {lib['num_threads']} threads ({os.path.basename(lib['filepath'])})")
+                         f"{lib.get('architecture')}, {lib['num_threads']} threads "
+                         f"({os.path.basename(lib['filepath'])})")
     except ImportError:
         lines.append("BLAS: install threadpoolctl to see which library and kernel run")
     return lines

@@ -83,9 +83,11 @@ def run(size: str) -> list[Row]:
         floor=fi["before"] + fi["nbytes"],
         target="final O(batch), not O(batch x alpha)",
         medians={"peak trajectory": tr["peak"], "peak final": fi["peak"], "fixed cost final": fi["before"]},
-        met=fi["peak"] - fi["before"] < 0.1 * (tr["peak"] - tr["before"]) or fi["peak"] < 1.1 * (fi["before"] + fi["nbytes"]),
+        met=(fi["peak"] - fi["before"] < 0.1 * (tr["peak"] - tr["before"])
+             or fi["peak"] < 1.1 * (fi["before"] + fi["nbytes"])),
         details={
-            "RSS after import + compile (final / trajectory)": f"{fi['before'] / 2**20:.0f} / {tr['before'] / 2**20:.0f} MiB",
+            "RSS after import + compile (final / trajectory)":
+                f"{fi['before'] / 2**20:.0f} / {tr['before'] / 2**20:.0f} MiB",
             "returned arrays (final / trajectory)": f"{fi['nbytes'] / 2**20:.2f} / {tr['nbytes'] / 2**20:.1f} MiB",
             "tracemalloc peak (final / trajectory)": f"{fi['traced'] / 2**20:.2f} / {tr['traced'] / 2**20:.1f} MiB",
             "trajectory peak / its floor": f"{tr['peak'] / (tr['before'] + tr['nbytes']):.3f}",

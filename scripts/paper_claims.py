@@ -10,7 +10,6 @@ Prints a Markdown table with the ratios. Usage: python scripts/paper_claims.py
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from quadsgd import theory

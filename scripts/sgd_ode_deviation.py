@@ -124,6 +124,10 @@ def lna(p: int, pstar: int, eta: float, alpha: np.ndarray, *, n_paths: int = 400
     sd_q = np.zeros(G)
     diag_idx = np.array([np.flatnonzero((i == k) & (j == k))[0] for k in range(p)])
     Q_done = None
+    # Set on the first point (Q_done is None there) and on every point where Q moves; the branch
+    # that reuses them runs only after that.
+    grad = np.zeros(m)
+    J = D = Dhalf = np.zeros((m, m))
     for g in range(G):
         Q = Qref[g]
         v = Q[i, j]
@@ -144,7 +148,6 @@ def lna(p: int, pstar: int, eta: float, alpha: np.ndarray, *, n_paths: int = 400
         h = 1e-6
         grad = np.empty(m)
         J = np.empty((m, m))
-        f0 = _drift(v, p, pstar, eta)
         for a_ in range(m):
             e = np.zeros(m)
             e[a_] = h
@@ -254,7 +257,7 @@ def main() -> None:
                             if Sb > S:
                                 continue
                             vals = []
-                            for N, r in per_n.items():
+                            for r in per_n.values():
                                 d = r["d_risk"] if obs == "risk" else r["d_q"]
                                 mx = window_max(r["alpha"], d, r["alpha_esc"], c)
                                 vals += [mx[k:k + Sb].max() for k in range(0, S - Sb + 1, Sb)]
@@ -267,8 +270,8 @@ def main() -> None:
     _print_tables(rows, fits, lna_rows, seed_rows, plateau_rows, S, wall)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(dict(rows=rows, fits=fits, lna=lna_rows, seeds=seed_rows, plateau=plateau_rows, wall=wall, args=vars(args)), fh,
-                      indent=1)
+            json.dump(dict(rows=rows, fits=fits, lna=lna_rows, seeds=seed_rows, plateau=plateau_rows, wall=wall,
+                           args=vars(args)), fh, indent=1)
 
 
 def _print_tables(rows, fits, lna_rows, seed_rows, plateau_rows, S, wall) -> None:

@@ -44,7 +44,7 @@ def _check(capsys, tmp_path, only, expected):
     table = _table_rows(capsys.readouterr().out)
     rows = json.loads(out.read_text())
     assert len(table) == len(rows) == expected
-    for cells, row in zip(table, rows):
+    for cells, row in zip(table, rows, strict=True):
         assert cells[0] == row["workload"]
         for i in (1, 2, 4):  # baseline, ours, floor as printed
             assert math.isfinite(_number(cells[i])), cells

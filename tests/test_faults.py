@@ -267,10 +267,12 @@ def test_disk_full_mid_write_keeps_the_existing_store(tmp_path: Path, monkeypatc
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda c: c["grid"]["eta_over_p"].update(min=0), ["config error: config/bad.yaml: grid.eta_over_p.min: 0: must be > 0"]),
+        (lambda c: c["grid"]["eta_over_p"].update(min=0),
+         ["config error: config/bad.yaml: grid.eta_over_p.min: 0: must be > 0"]),
         (lambda c: c["grid"].update(p=[]), ["config error: config/bad.yaml: grid.p: []: must hold at least 1 item"]),
         (lambda c: c["grid"].update(N=2), ["config error: config/bad.yaml: grid.N: 2: must be at least p + pstar = 3"]),
-        (lambda c: c["grid"].update(alpha_points=2), ["config error: config/bad.yaml: grid.alpha_points: 2: must be >= 3"]),
+        (lambda c: c["grid"].update(alpha_points=2),
+         ["config error: config/bad.yaml: grid.alpha_points: 2: must be >= 3"]),
         (lambda c: c["grid"].update(alpha_max=0), ["config error: config/bad.yaml: grid.alpha_max: 0: must be > 0"]),
         (lambda c: c["grid"].update(alpha_max=0.005),
          ["config error: config/bad.yaml: grid.alpha_max: 0.005: no increasing alpha grid"]),

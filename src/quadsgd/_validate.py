@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -86,7 +87,7 @@ def positive_array(name: str, value: ArrayLike) -> NDArray[np.float64]:
     return arr
 
 
-def seeds(name: str, value: ArrayLike) -> NDArray[np.int64]:
+def seeds(name: str, value: object) -> NDArray[np.int64]:
     """``value`` (scalar or array of any shape) as seeds in ``[0, 2**63)``; whole floats accepted."""
     arr = np.asarray(value, dtype=object)
     flat = [integer(name, v, minimum=0) for v in arr.ravel()]
@@ -94,6 +95,18 @@ def seeds(name: str, value: ArrayLike) -> NDArray[np.int64]:
         if v >= SEED_LIMIT:
             raise ValueError(f"{name} must be an integer in [0, 2**63); got {v!r}")
     return np.array(flat, dtype=np.int64).reshape(arr.shape)
+
+
+@overload
+def widths(p: object, pstar: object, N: None = None) -> tuple[int, int, None]: ...
+
+
+@overload
+def widths(p: object, pstar: object, N: int) -> tuple[int, int, int]: ...
+
+
+@overload
+def widths(p: object, pstar: object, N: object | None = None) -> tuple[int, int, int | None]: ...
 
 
 def widths(p: object, pstar: object, N: object | None = None) -> tuple[int, int, int | None]:

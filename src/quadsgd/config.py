@@ -138,14 +138,14 @@ def load_file(path: str | os.PathLike[str], name: str | None = None) -> dict[str
         try:
             _duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), name)
             data = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as err:
-            mark = err.problem_mark or err.context_mark
+        except yaml.MarkedYAMLError as yaml_err:
+            mark = yaml_err.problem_mark or yaml_err.context_mark
             where = f"{name}:{mark.line + 1}" if mark is not None else name
-            problem = " ".join(str(x) for x in (err.context, err.problem) if x)
+            problem = " ".join(str(x) for x in (yaml_err.context, yaml_err.problem) if x)
             raise ConfigError(where, "", None, f"not valid YAML ({problem}); in YAML, indent with spaces only",
                               show_value=False) from None
-        except yaml.YAMLError as err:
-            raise ConfigError(name, "", None, f"not valid YAML ({err})", show_value=False) from None
+        except yaml.YAMLError as yaml_err:
+            raise ConfigError(name, "", None, f"not valid YAML ({yaml_err})", show_value=False) from None
     if data is None:
         raise ConfigError(name, "", None, "empty config file: it must be a mapping of config sections, "
                                           "e.g. 'grid: {p: [1, 2], pstar: [1]}'", show_value=False)

@@ -9,6 +9,7 @@ exponentially, so this is exact for a pure exponential).
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray

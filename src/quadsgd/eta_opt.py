@@ -32,7 +32,7 @@ from quadsgd import _validate
 from quadsgd.escape import escape_statistics, means_if_all_escaped
 from quadsgd.grids import round_grid
 
-__all__ = ["EtaOptSearch", "EtaOptOutcome", "EtaOptResult", "search_eta_opt"]
+__all__ = ["EtaOptSearch", "DEFAULT_SEARCH", "EtaOptOutcome", "EtaOptResult", "search_eta_opt"]
 
 #: Scans new ``eta / p`` values (1-D) for the same seeds: dims ``(eta_over_p, seed)``.
 Scanner = Callable[[NDArray[np.float64]], xr.Dataset]
@@ -54,6 +54,10 @@ class EtaOptSearch:
         _validate.integer("refine_rounds", self.refine_rounds, minimum=0)
 
 
+#: The default options (the pipeline's config defaults); frozen, so one shared instance is safe.
+DEFAULT_SEARCH = EtaOptSearch()
+
+
 class EtaOptOutcome(enum.IntEnum):
     """How the search ended."""
 
@@ -68,10 +72,11 @@ class EtaOptResult:
     ``scan`` holds every scanned learning rate (dims ``(eta_over_p, seed, ...)``, sorted) and
     ``added`` only those the search scanned itself (None if none). ``eta_over_p_opt`` is NaN
     unless ``outcome`` is FOUND. ``eta_over_p_max_stable`` is the largest scanned learning rate
-    at which every seed escaped and learned (none settled, stalled or diverged). Flags: ``reaches_instability`` (the largest scanned learning
-    rate fails for some seed), ``at_lower_edge`` (the optimum is the smallest stable point
-    scanned), ``at_stability_edge`` (the next larger point fails for some seed, so the optimum
-    is set by stability and resolved to the refinement's spacing).
+    at which every seed escaped and learned (none settled, stalled or diverged). Flags:
+    ``reaches_instability`` (the largest scanned learning rate fails for some seed),
+    ``at_lower_edge`` (the optimum is the smallest stable point scanned), ``at_stability_edge``
+    (the next larger point fails for some seed, so the optimum is set by stability and resolved
+    to the refinement's spacing).
     """
 
     outcome: EtaOptOutcome
@@ -95,7 +100,7 @@ def _concat(parts: list[xr.Dataset]) -> xr.Dataset:
                      join="exact").sortby("eta_over_p")
 
 
-def search_eta_opt(scan: xr.Dataset, run: Scanner, options: EtaOptSearch = EtaOptSearch()) -> EtaOptResult:
+def search_eta_opt(scan: xr.Dataset, run: Scanner, options: EtaOptSearch = DEFAULT_SEARCH) -> EtaOptResult:
     """Search the optimal ``eta / p`` of one ``(p, pstar)`` starting from ``scan``.
 
     Parameters

@@ -21,13 +21,13 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 from numba import njit
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from quadsgd import __version__, _validate
-from quadsgd.schema import check_batch_dims, trajectory_dataset
-from quadsgd.status import Status
 from quadsgd._kernels import flatten_batch, rhs1, risk1
 from quadsgd.grids import log_alpha_grid
+from quadsgd.schema import check_batch_dims, trajectory_dataset
+from quadsgd.status import Status
 from quadsgd.theory import plateau_risk
 
 __all__ = ["integrate", "DEFAULTS"]
@@ -343,6 +343,7 @@ def integrate(
     """
     # [[Q0, M0], [M0^T, T]] must be a covariance: (lambda, nu) are Gaussian with it.
     Qf, Mf, Tf, etaf, batch = flatten_batch(Q0, M0, T, eta, joint_psd=True, names=("Q0", "M0", "T"))
+    assert etaf is not None  # flatten_batch returns None only when no eta is given
     _validate.positive_array("eta", etaf)
     grid = log_alpha_grid(1e3) if alpha is None else _validate.alpha_grid("alpha", alpha)
     if overlaps not in ("trajectory", "final"):

@@ -48,7 +48,9 @@ def stream(seed: object, purpose: Purpose, *key: int) -> np.random.Generator:
     return np.random.default_rng(seed_sequence(seed, purpose, *key))
 
 
-def haar_rows(rng: np.random.Generator, k: int, N: int, avoid: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+def haar_rows(
+    rng: np.random.Generator, k: int, N: int, avoid: NDArray[np.float64] | None = None
+) -> NDArray[np.float64]:
     """``k`` Haar-random orthonormal rows in ``R^N``: shape (k, N), unit norms.
 
     QR of an (N, k) Gaussian matrix with the sign of ``R``'s diagonal fixed, which makes the

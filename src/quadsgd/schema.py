@@ -63,10 +63,13 @@ VARIABLE_ATTRS: dict[str, dict[str, str]] = {
     # Sweep (quadsgd.sweep): ODE escape-time grids and their summaries.
     "eta_over_p": {"long_name": "learning rate per student unit eta / p (the sweep's grid axis)", "units": "1"},
     "N": {"long_name": "input dimension N", "units": "1"},
-    "refine": {"long_name": "index of a learning rate added by the refinement around the grid minimum", "units": "1"},
-    "dynamics": {"long_name": "dynamics: finite-N SGD (Gram chain) or the ODE from the run's measured M(0)", "units": "1"},
+    "refine": {"long_name": "index of a learning rate added by the refinement around the grid minimum",
+               "units": "1"},
+    "dynamics": {"long_name": "dynamics: finite-N SGD (Gram chain) or the ODE from the run's measured M(0)",
+                 "units": "1"},
     "prediction": {"long_name": "seed whose M(0) gives the predicted closest solution", "units": "1"},
-    "eta_opt": {"long_name": "learning rate minimizing the mean ODE escape time (all seeds escaping and learning)", "units": "1"},
+    "eta_opt": {"long_name": "learning rate minimizing the mean ODE escape time (all seeds escaping and learning)",
+                "units": "1"},
     "eta_opt_over_p": {"long_name": "eta_opt / p", "units": "1"},
     "alpha_escape_opt": {"long_name": "mean ODE escape time over seeds at eta_opt", "units": "1"},
     "alpha_escape_opt_sem": {"long_name": "standard error of the mean escape time at eta_opt", "units": "1"},
@@ -97,7 +100,10 @@ VARIABLE_ATTRS: dict[str, dict[str, str]] = {
     "refine_n_escaped": {"long_name": "seeds that escaped and learned at the refinement points", "units": "1"},
     "refine_n_settled": {"long_name": "seeds that settled at a finite risk at the refinement points", "units": "1"},
     "refine_n_diverged": {"long_name": "seeds that diverged at the refinement points", "units": "1"},
-    "eta_opt_exponent": {"long_name": "fitted exponent a of eta_opt ~ c p^a (least squares in log-log, over p >= pstar)", "units": "1"},
+    "eta_opt_exponent": {
+        "long_name": "fitted exponent a of eta_opt ~ c p^a (least squares in log-log, over p >= pstar)",
+        "units": "1",
+    },
     "eta_opt_exponent_se": {"long_name": "standard error of the fitted exponent", "units": "1"},
     "eta_opt_prefactor": {"long_name": "fitted prefactor c of eta_opt ~ c p^a", "units": "1"},
     "C": {"long_name": "polar factor C = M (M^T M)^(-1/2) of the student-teacher overlaps", "units": "1"},
@@ -175,7 +181,11 @@ def trajectory_dataset(
         data["n_steps"] = (bd, n_steps.astype(np.int64))
     if M0 is not None:
         data["M0"] = ((*bd, "k", "r"), M0)
-    p, pstar = (Q if Q is not None else Q_final).shape[-1], (M if M is not None else M_final).shape[-1]
+    Q_any = Q if Q is not None else Q_final
+    M_any = M if M is not None else M_final
+    if Q_any is None or M_any is None:
+        raise ValueError("trajectory_dataset needs Q and M, or Q_final and M_final")
+    p, pstar = Q_any.shape[-1], M_any.shape[-1]
     all_coords: dict[Hashable, Any] = {
         "alpha": alpha,
         "k": np.arange(p),

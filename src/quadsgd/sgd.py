@@ -21,7 +21,8 @@ and ``T`` stays fixed, so the chain on ``(Q, M)`` reproduces weight-space SGD in
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Hashable
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -282,8 +283,8 @@ def simulate(
     status[undecided & np.isfinite(alpha_escape)] = Status.ESCAPED
 
     dims: tuple[str, ...] = ()
-    pick = (slice(None), slice(None))
-    coords = {}
+    pick: tuple[int | slice, int | slice] = (slice(None), slice(None))
+    coords: dict[Hashable, Any] = {}
     if eta_arr.ndim:
         dims += ("eta",)
     else:

@@ -11,6 +11,7 @@ The risk and the right-hand side are computed by the compiled per-member kernels
 from __future__ import annotations
 
 import math
+from typing import overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -101,6 +102,14 @@ def plateau_norm(p: int, pstar: int | None = None, eta: float | None = None) -> 
     # Stable form of the smaller root (c1 - sqrt(disc)) / (2 c2).
     u = 2.0 * c0 / (c1 + math.sqrt(disc))
     return u * p / (p + 2.0)
+
+
+@overload
+def plateau_risk(p: int, pstar: int, T: None = None) -> float: ...
+
+
+@overload
+def plateau_risk(p: int, pstar: int, T: ArrayLike) -> NDArray[np.float64]: ...
 
 
 def plateau_risk(p: int, pstar: int, T: ArrayLike | None = None) -> NDArray[np.float64] | float:

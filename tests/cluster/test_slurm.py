@@ -149,7 +149,8 @@ def test_quadsgd_dask_client_kind_slurm(tmp_path):
     }
     want = local_scan()
     try:
-        with dask_client(2, kind="slurm", local_directory=tmp_path / "scratch", cluster_kwargs=cluster_kwargs) as client:
+        with dask_client(2, kind="slurm", local_directory=tmp_path / "scratch",
+                         cluster_kwargs=cluster_kwargs) as client:
             client.wait_for_workers(2, timeout=180)
             assert _squeue_names().count(job_name) == 2
             futures = [submit_eta(client, eta) for eta in ETAS]

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+
 def _central_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     """Central finite-difference gradient of the scalar ``f`` at ``x`` (any shape)."""
     g = np.zeros_like(x, dtype=float)

@@ -58,7 +58,7 @@ def test_gd_vectorized_over_seeds_equals_single_runs() -> None:
         np.stack([i.A_star for i in insts]), 1e-3, 50,
     )
     assert isinstance(batch, list)
-    for inst, b in zip(insts, batch):
+    for inst, b in zip(insts, batch, strict=True):
         single = em.gradient_descent(inst.W0, inst.X, inst.y, inst.A_star, 1e-3, 50)
         assert isinstance(single, em.FlowResult)
         np.testing.assert_allclose(b.W_final, single.W_final, rtol=1e-12)

@@ -20,7 +20,7 @@ def test_loss_is_quarter_mean_square_and_half_training_error() -> None:
     m = inst.W0.shape[0]
     A = sum(np.outer(w, w) for w in inst.W0) / m
     np.testing.assert_allclose(em.student_matrix(inst.W0), A, rtol=1e-13)
-    res = np.array([x @ A @ x - yy for x, yy in zip(inst.X, inst.y)])
+    res = np.array([x @ A @ x - yy for x, yy in zip(inst.X, inst.y, strict=True)])
     L, _ = em.empirical_loss_and_grad(inst.W0, inst.X, inst.y)
     assert L == pytest.approx(np.mean(res**2) / 4, rel=1e-12)
     assert em.training_error(A, inst.X, inst.y) == pytest.approx(np.mean(res**2) / 2, rel=1e-12)
@@ -28,7 +28,7 @@ def test_loss_is_quarter_mean_square_and_half_training_error() -> None:
 
 def test_labels_are_teacher_quadratic_forms() -> None:
     inst = em.make_instance(5, 2, 7, seed=1)
-    for x, y in zip(inst.X, inst.y):
+    for x, y in zip(inst.X, inst.y, strict=True):
         assert y == pytest.approx(float(x @ inst.A_star @ x), rel=1e-12)
     assert em.training_error(inst.A_star, inst.X, inst.y) == pytest.approx(0.0, abs=1e-24)
 

@@ -65,7 +65,7 @@ def test_figures_readable_at_slide_size() -> None:
     np.testing.assert_allclose([s[:, 1].min() for s in segs], case["p_recover_low"].values[order], atol=1e-12)
     np.testing.assert_allclose([s[:, 1].max() for s in segs], case["p_recover_high"].values[order], atol=1e-12)
     # the decay panels span the computed risk, not the reference lines
-    for ax, (d, ms, kind) in zip(figs[1].axes, ((8, 1, "gaussian"), (8, 8, "equal"))):
+    for ax, (d, ms, kind) in zip(figs[1].axes, ((8, 1, "gaussian"), (8, 8, "equal")), strict=True):
         E = pop["E"].sel(d=d, mstar=ms, teacher=kind).values
         E = E[E > 0]
         lo, hi = ax.get_ylim()

@@ -27,7 +27,7 @@ def test_counts_dense_structured_formula_agree(grid_point, expected_counts) -> N
 
 def _grouped(values: np.ndarray, multiplicity: np.ndarray, scale: float) -> dict[float, int]:
     out: dict[float, int] = {}
-    for v, m in zip(np.round(values * scale, 9) + 0.0, multiplicity):
+    for v, m in zip(np.round(values * scale, 9) + 0.0, multiplicity, strict=True):
         out[float(v)] = out.get(float(v), 0) + int(m)
     return out
 

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from quadsgd.grids import eta_over_p_grid, log_alpha_grid
 from quadsgd.sweep import drivers
@@ -27,6 +28,6 @@ def small() -> SimpleNamespace:
 
 
 @pytest.fixture(scope="session")
-def scans(small) -> dict[tuple[int, int], "xr.Dataset"]:  # noqa: F821
+def scans(small) -> dict[tuple[int, int], xr.Dataset]:
     """ode_scan of the small sweep's grid for (p, p*) in {(1, 1), (2, 1)}."""
     return {(p, s): small.scan(p, s) for p in (1, 2) for s in (1,)}

@@ -17,7 +17,10 @@ def _parts(scans):
     return [ds.assign_attrs(p=p, pstar=s) for (p, s), ds in scans.items()]
 
 
-def _optima(small, scans, search=EtaOptSearch(refine_points=2, refine_rounds=1)):
+_SMALL_SEARCH = EtaOptSearch(refine_points=2, refine_rounds=1)
+
+
+def _optima(small, scans, search=_SMALL_SEARCH):
     out = {}
     for (p, s), scan in scans.items():
         result = search_eta_opt(scan, lambda e, p=p, s=s: small.scan(p, s, e), search)
@@ -27,7 +30,7 @@ def _optima(small, scans, search=EtaOptSearch(refine_points=2, refine_rounds=1))
 
 def test_combine_scans_builds_the_full_grid(small, scans):
     parts = [s.isel(eta_over_p=b) for s in scans.values() for b in (slice(0, 4), slice(4, 6))]
-    for part, (p, s) in zip(parts, [k for k in scans for _ in range(2)]):
+    for part, (p, s) in zip(parts, [k for k in scans for _ in range(2)], strict=True):
         part.attrs.update(p=p, pstar=s)
     ds = aggregate.combine_scans(parts[::-1], {"config": "{}"})
     assert dict(ds.sizes) == {"p": 2, "pstar": 1, "eta_over_p": 6, "seed": 3, "alpha": 16}

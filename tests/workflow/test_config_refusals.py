@@ -49,20 +49,25 @@ REFUSED = {
     "sgd_eta_nan": ("sgd: {eta_over_p: .nan}\n", "user.yaml: sgd.eta_over_p: nan: must be a finite number"),
     "implicit_bias_eta_nan": ("implicit_bias: {eta_over_p: .nan}\n",
                               "user.yaml: implicit_bias.eta_over_p: nan: must be a finite number"),
-    "empirical_alpha_inf": ("empirical: {alphas: [1.0, .inf]}\n", "user.yaml: empirical.alphas[1]: inf: must be a finite"),
+    "empirical_alpha_inf": ("empirical: {alphas: [1.0, .inf]}\n",
+                            "user.yaml: empirical.alphas[1]: inf: must be a finite"),
     # sizes the machine cannot hold
-    "N_1e29": ("grid: {p: [1, 2], pstar: [1], N: 1.0e+29}\n", "user.yaml: grid.N: 1e+29: must be >= 2 and <= 9007199254740992"),
+    "N_1e29": ("grid: {p: [1, 2], pstar: [1], N: 1.0e+29}\n",
+               "user.yaml: grid.N: 1e+29: must be >= 2 and <= 9007199254740992"),
     "N_1e29_string": ("grid: {p: [1, 2], pstar: [1], N: 1e29}\n", "user.yaml: grid.N: '1e29': must be an integer"),
     "seeds_1e19": ("grid: {p: [1, 2], pstar: [1], seeds: 1.0e+19}\n",
                    "user.yaml: grid.seeds: 10000000000000000000: one "),
     "alpha_points_1e8": ("grid: {p: [1, 2], pstar: [1], alpha_points: 1.0e+8}\n",
                          "user.yaml: grid.alpha_points: 100000000: one "),
-    "sgd_seeds_1e12": ("sgd: {seeds: 1.0e+12}\n", "user.yaml: sgd.seeds: 1000000000000: one simulate_sgd job would need"),
-    "landscape_N_1e5": ("landscape: {enabled: true, N: [100000]}\n", "user.yaml: landscape.N: [100000]: one hessian_counts"),
+    "sgd_seeds_1e12": ("sgd: {seeds: 1.0e+12}\n",
+                       "user.yaml: sgd.seeds: 1000000000000: one simulate_sgd job would need"),
+    "landscape_N_1e5": ("landscape: {enabled: true, N: [100000]}\n",
+                        "user.yaml: landscape.N: [100000]: one hessian_counts"),
     # repeated values in lists
     "alphas_repeated": ("empirical: {alphas: [1.0, 1.5, 1.5]}\n",
                         "user.yaml: empirical.alphas: [1.0, 1.5, 1.5]: must not repeat a value"),
-    "p_repeated_as_float": ("grid: {p: [1, 1.0], pstar: [1]}\n", "user.yaml: grid.p: [1, 1.0]: must not repeat a value"),
+    "p_repeated_as_float": ("grid: {p: [1, 1.0], pstar: [1]}\n",
+                            "user.yaml: grid.p: [1, 1.0]: must not repeat a value"),
     "flow_cases_repeated": ("empirical: {flow_cases: [[8, 1, gaussian], [8, 1, gaussian]]}\n",
                             "user.yaml: empirical.flow_cases: "),
     # m < m* in an empirical case (the student has width m = d)
@@ -80,14 +85,17 @@ REFUSED = {
                        "user.yaml: grid.eta_over_p.num: 1001: gives 1001 jobs per (p, pstar); at most 1000"),
     # misspelt keys: one line naming the key and the allowed keys at that level
     "misspelt_key": ("grid: {p: [1], pstar: [1], Nn: 3}\n",
-                     "user.yaml: grid.Nn: 3: unknown key; allowed keys here: N, alpha_max, alpha_points, eta_over_p, p, "
-                     "pstar, seeds"),
-    "misspelt_section": ("sdg: {N: [100]}\n", "user.yaml: sdg: {'N': [100]}: unknown key; allowed keys here: dask, "),
+                     "user.yaml: grid.Nn: 3: unknown key; allowed keys here: N, alpha_max, alpha_points, "
+                     "eta_over_p, p, pstar, seeds"),
+    "misspelt_section": ("sdg: {N: [100]}\n",
+                         "user.yaml: sdg: {'N': [100]}: unknown key; allowed keys here: dask, "),
     # the cross-key checks that were in common.smk, now naming the file
     "eta_min_above_max": ("grid: {p: [1], pstar: [1], eta_over_p: {min: 2.0, max: 1.0}}\n",
                           "user.yaml: grid.eta_over_p.min: 2: must be below grid.eta_over_p.max = 1"),
-    "N_below_p_plus_pstar": ("sgd: {p: [4], pstar: [2], N: [5]}\n", "user.yaml: sgd.N: 5: must be at least p + pstar = 6"),
-    "fractional_integer": ("grid: {p: [1], pstar: [1], seeds: 2.5}\n", "user.yaml: grid.seeds: 2.5: must be an integer"),
+    "N_below_p_plus_pstar": ("sgd: {p: [4], pstar: [2], N: [5]}\n",
+                             "user.yaml: sgd.N: 5: must be at least p + pstar = 6"),
+    "fractional_integer": ("grid: {p: [1], pstar: [1], seeds: 2.5}\n",
+                           "user.yaml: grid.seeds: 2.5: must be an integer"),
 }
 
 

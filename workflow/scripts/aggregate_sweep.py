@@ -5,6 +5,7 @@ import logging
 from quadsgd.provenance import config_attrs
 from quadsgd.storage import open_store, write_zarr_atomic
 from quadsgd.sweep import aggregate, drivers
+
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 log = logging.getLogger("aggregate_sweep")

@@ -8,6 +8,7 @@ from quadsgd import empirical
 from quadsgd.provenance import config_attrs
 from quadsgd.storage import write_zarr_atomic
 from quadsgd.sweep.execute import dask_client
+
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 log = logging.getLogger("empirical")

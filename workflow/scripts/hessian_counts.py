@@ -5,6 +5,7 @@ import logging
 from quadsgd import landscape
 from quadsgd.provenance import config_attrs
 from quadsgd.storage import write_zarr_atomic
+
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 log = logging.getLogger("hessian_counts")

@@ -5,9 +5,10 @@ import logging
 import numpy as np
 
 from quadsgd.grids import eta_from_eta_over_p, log_alpha_grid
+from quadsgd.storage import write_zarr_atomic
 from quadsgd.sweep import drivers
 from quadsgd.sweep.execute import dask_client
-from quadsgd.storage import write_zarr_atomic
+
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 log = logging.getLogger("implicit_bias")

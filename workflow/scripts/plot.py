@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 
 from quadsgd.plots import sgd as plots  # noqa: E402
 from quadsgd.storage import open_store  # noqa: E402
+
 from _job import run, save_figure  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 log = logging.getLogger("plot")

@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 
 from quadsgd.plots.landscape import plot_degrees_of_freedom  # noqa: E402
 from quadsgd.storage import open_store  # noqa: E402
+
 from _job import run, save_figure  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 

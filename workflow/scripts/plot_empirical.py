@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 from quadsgd.plots.empirical import plot_population_decay, plot_recovery  # noqa: E402
 from quadsgd.storage import open_store  # noqa: E402
+
 from _job import run, save_figure  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 

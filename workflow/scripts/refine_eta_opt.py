@@ -6,6 +6,7 @@ from quadsgd.eta_opt import EtaOptSearch, search_eta_opt
 from quadsgd.storage import open_store, write_zarr_atomic
 from quadsgd.sweep import aggregate, drivers
 from quadsgd.sweep.execute import dask_client
+
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 log = logging.getLogger("refine_eta_opt")

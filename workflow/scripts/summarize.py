@@ -7,6 +7,7 @@ import warnings
 from quadsgd.provenance import config_attrs
 from quadsgd.storage import open_store, write_zarr_atomic
 from quadsgd.sweep import aggregate
+
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
 log = logging.getLogger("summarize")

@@ -292,10 +292,10 @@ def recovery_summary(ds: xr.Dataset, *, n_boot: int = 1000, seed: int = 0, onset
     interpolated between the grid points bracketing the first crossing (NaN if none).
     ``p_recover_low``/``p_recover_high`` bound ``p_recover`` by the Wilson 95 % binomial interval
     (:func:`binomial_interval`; counts of independent instances). The ``*_err`` of the crossings
-    are bootstrap standard deviations (seeds resampled independently at each alpha, since instances are independent; the
-    resampling generator is the stream ``Purpose.BOOTSTRAP`` of ``seed``, keyed by ``(d, mstar)``). ``alpha_onset`` is the first
-    crossing of ``onset_level``: Thm. 3.1 of the paper claims only P(recovery) > 0 above
-    ``alpha_c``, which the 1/2 crossing need not track.
+    are bootstrap standard deviations (seeds resampled independently at each alpha, since instances
+    are independent; the resampling generator is the stream ``Purpose.BOOTSTRAP`` of ``seed``, keyed
+    by ``(d, mstar)``). ``alpha_onset`` is the first crossing of ``onset_level``: Thm. 3.1 of the
+    paper claims only P(recovery) > 0 above ``alpha_c``, which the 1/2 crossing need not track.
 
     Returns a Dataset on the ``alpha`` of ``ds`` (same order) with :data:`SUMMARY_VARIABLES`,
     the coordinates of ``ds`` other than ``seed``, and attributes ``n_seeds``, ``n_boot``,

@@ -232,7 +232,7 @@ def degrees_of_freedom_dataset(
     def table(dims: tuple[int, ...], fn: Callable[..., int | None], *axes: list[int]) -> np.ndarray:
         out = np.full(dims, -1, dtype=np.int64)
         for idx in np.ndindex(*dims):
-            value = fn(*(axis[i] for axis, i in zip(axes, idx)))
+            value = fn(*(axis[i] for axis, i in zip(axes, idx, strict=True)))
             if value is not None:
                 out[idx] = value
         return out

@@ -310,7 +310,7 @@ def eigen_counts(
     if method == "structured":
         return structured_spectrum(W, Wstar).counts(rtol)
     if method == "dense":
-        values = np.linalg.eigvalsh(dense_hessian(W, Wstar))
+        values = np.linalg.eigvalsh(dense_hessian(W, Wstar)).astype(np.float64, copy=False)  # float64 already
         return Spectrum(values, np.ones(values.size, dtype=np.int64)).counts(rtol)
     raise ValueError(f"method must be 'structured' or 'dense', got {method!r}")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import matplotlib as mpl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -20,7 +20,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 #: Font sizes of at least 9 pt at the saved size, so a figure reads on a slide.
-STYLE = {
+#: (Keys typed Any: matplotlib >= 3.10 types rcParams names as a Literal, older releases as str.)
+STYLE: dict[Any, Any] = {
     "font.size": 11,
     "axes.titlesize": 11,
     "axes.labelsize": 11,

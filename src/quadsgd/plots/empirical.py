@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 from quadsgd.plots._style import new_figure, styled
 
@@ -53,7 +54,7 @@ def plot_recovery(ds: xr.Dataset) -> Figure:
     style = "o-" if method == "flow" else "s--"
     level = float(ds.attrs.get("confidence_level", 0.95))
     fig, axes = _new_figure(ds.sizes["mstar"])
-    for ax, ms in zip(axes, ds["mstar"].values):
+    for ax, ms in zip(axes, ds["mstar"].values, strict=True):
         for i, d in enumerate(ds["d"].values):
             case = ds.sel(d=d, mstar=ms)
             x = case["alpha_realized"].values
@@ -74,7 +75,7 @@ def plot_recovery(ds: xr.Dataset) -> Figure:
     return fig
 
 
-def _clipped(values: np.ndarray, low: float, high: float) -> np.ndarray:
+def _clipped(values: ArrayLike, low: float, high: float) -> np.ndarray:
     """``values`` with the points outside ``[low, high]`` masked (reference lines stay in the data range)."""
     v = np.asarray(values, dtype=float)
     return np.where((v >= low) & (v <= high), v, np.nan)
@@ -98,7 +99,7 @@ def plot_population_decay(ds: xr.Dataset, cases: Sequence[tuple[int, int, str]] 
         raise ValueError("no population-flow case to draw")
     fig, axes = _new_figure(len(cases), width=4.0)
     t = ds["time"].values
-    for ax, (d, ms, kind) in zip(axes, cases):
+    for ax, (d, ms, kind) in zip(axes, cases, strict=True):
         sub = ds.sel(d=d, mstar=ms, teacher=kind)
         E = sub["E"].values
         pos = (E > 0) & np.isfinite(E)
@@ -134,7 +135,7 @@ def plot_flow_curves(ds: xr.Dataset) -> Figure:
     t = ds["time"].values
     keep = t > 0
     labels = ("training error E_n", "generalization error E")
-    for ax, var, lab in zip(axes, ("train_error", "gen_error"), labels):
+    for ax, var, lab in zip(axes, ("train_error", "gen_error"), labels, strict=True):
         for i, a in enumerate(ds["alpha"].values):
             vals = ds[var].sel(alpha=a).values[:, keep]
             vals = np.where(vals > 0, vals, np.nan)

@@ -7,6 +7,8 @@ non-interactive Agg canvas (no pyplot state; saving is the caller's business).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
@@ -26,7 +28,10 @@ __all__ = [
     "plot_implicit_bias",
 ]
 
-_STYLE = {"ode": {"ls": "-", "lw": 1.6}, "sgd": {"ls": "--", "lw": 1.2, "marker": ".", "ms": 3}}
+_STYLE: dict[str, dict[str, Any]] = {
+    "ode": {"ls": "-", "lw": 1.6},
+    "sgd": {"ls": "--", "lw": 1.2, "marker": ".", "ms": 3},
+}
 
 
 def _dynamics_handles(N: int) -> list[Line2D]:
@@ -88,7 +93,7 @@ def plot_sgd_vs_ode(ds: xr.Dataset, seed: int | None = None) -> Figure:
                      xytext=(2, 3), textcoords="offset points")
     axes[2].set_ylabel(r"$M_{kr}$ (one colour per entry)")
     titles = ["risk", "student norms", "student-teacher overlaps"]
-    for ax, title in zip(axes, titles):
+    for ax, title in zip(axes, titles, strict=True):
         ax.set_xscale("log")
         ax.set_xlabel(r"$\alpha$ = samples / $N$")
         ax.set_title(title)

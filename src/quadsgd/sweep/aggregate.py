@@ -21,8 +21,8 @@ from quadsgd.fits import fit_power_law
 from quadsgd.grids import eta_from_eta_over_p
 from quadsgd.schema import annotate
 from quadsgd.status import Status
-from quadsgd.theory import eta_zero_error_edge
 from quadsgd.sweep.drivers import SCAN_VARIABLES
+from quadsgd.theory import eta_zero_error_edge
 
 __all__ = ["GridWarning", "combine_scans", "optimum_dataset", "summarize", "status_counts", "OPTIMUM_VARIABLES"]
 
@@ -137,8 +137,8 @@ def summarize(
     Returns
     -------
     Dataset with ``alpha_escape_mean/sem/median``, ``n_runs``, ``n_escaped``, ``n_censored``,
-    ``n_diverged``, ``n_converged``, ``n_settled``, ``n_max_steps`` over ``(p, pstar, eta_over_p)``; :data:`OPTIMUM_VARIABLES` over
-    ``(p, pstar)``; the learning rates added by the search ``refine_eta_over_p``,
+    ``n_diverged``, ``n_converged``, ``n_settled``, ``n_max_steps`` over ``(p, pstar, eta_over_p)``;
+    :data:`OPTIMUM_VARIABLES` over ``(p, pstar)``; the learning rates added by the search ``refine_eta_over_p``,
     ``refine_alpha_escape_mean``, ``refine_n_escaped``, ``refine_n_settled``, ``refine_n_diverged``
     over ``(p, pstar, refine)``; ``eta_zero_error_edge`` over ``(p, pstar)``, the raw learning rate
     at which the zero-error manifold loses linear stability

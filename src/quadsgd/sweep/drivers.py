@@ -15,7 +15,7 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from quadsgd import __version__, _validate
-from quadsgd.eta_opt import EtaOptResult, EtaOptSearch, search_eta_opt
+from quadsgd.eta_opt import DEFAULT_SEARCH, EtaOptResult, EtaOptSearch, search_eta_opt
 from quadsgd.grids import eta_from_eta_over_p, log_alpha_grid, round_grid, sgd_alpha_grid
 from quadsgd.implicit_bias import distance_to_solution, polar_drift, polar_factor
 from quadsgd.init import ode_initial
@@ -103,7 +103,7 @@ def find_eta_opt(
     alpha_max: float = 1e4,
     alpha_points: int = 64,
     escape_fraction: float = 0.5,
-    search: EtaOptSearch = EtaOptSearch(),
+    search: EtaOptSearch = DEFAULT_SEARCH,
     client: Client | None = None,
     progress: bool = False,
 ) -> EtaOptResult:
