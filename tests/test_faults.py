@@ -564,6 +564,7 @@ def _summary_where_nothing_escapes(direct_scan, alpha_max: float = 0.1):
         return aggregate.summarize(aggregate.combine_scans(parts), optima)
 
 
+@pytest.mark.pipeline  # uses the finished run of this module
 def test_no_learning_rate_lets_every_seed_escape_the_figures_say_so(direct_scan, done: Path, tmp_path: Path):
     import matplotlib
 

@@ -75,6 +75,10 @@ class ConfigError(ValueError):
         super().__init__("config error: " + ": ".join(p for p in parts if p != ""))
 
 
+
+#: The workflow's schema in a source checkout (the package is installed from it, editable).
+DEFAULT_SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
 def _short_repr(value: Any, limit: int = 80) -> str:
     text = repr(value).replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -513,9 +517,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m quadsgd.config", description=main.__doc__)
-    parser.add_argument("--schema", default=os.path.join("workflow", "schemas", "config.schema.yaml"))
+    parser.add_argument("--schema", default=str(DEFAULT_SCHEMA))
     parser.add_argument("files", nargs="+")
     args = parser.parse_args(argv)
+    if not os.path.isfile(args.schema):
+        print(f"config error: schema not found: {args.schema}; run from the repository root or pass --schema",
+              file=sys.stderr)
+        return 2
     try:
         srcs = sources(args.files)
         _cfg, warnings = check_config(srcs.merged(), args.schema, srcs)

@@ -192,6 +192,7 @@ def test_shipped_configs_pass(tmp_path):
     ("empirical: {enabled: true, alphas: [1.0, 2.0, 2.0]}\n",
      "config error: bad.yaml: empirical.alphas: [1.0, 2.0, 2.0]: must not repeat a value"),
 ])
+@pytest.mark.pipeline
 def test_snakemake_dry_run_refuses_in_one_line(tmp_path, copy_workflow, snakemake, text, expected):
     work = copy_workflow(tmp_path / "wf")
     (work / "bad.yaml").write_text(text)
@@ -204,6 +205,7 @@ def test_snakemake_dry_run_refuses_in_one_line(tmp_path, copy_workflow, snakemak
     assert not (work / "results").exists()
 
 
+@pytest.mark.pipeline
 def test_snakemake_dry_run_accepts_whole_number_floats(tmp_path, copy_workflow, snakemake):
     """``p: [1.0, 2.0]`` used to name files p1.0_... and end in a MissingInputException."""
     work = copy_workflow(tmp_path / "wf")

@@ -31,6 +31,8 @@ CAPTIONS = {
     "summary": ["Summary table", "quadsgd summary results/"],
 }
 
+pytestmark = pytest.mark.pipeline  # runs snakemake
+
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, copy_workflow, snakemake_command):

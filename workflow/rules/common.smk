@@ -16,7 +16,8 @@ from quadsgd.sweep.plan import eta_blocks
 # other, the jobs' estimated memory and time. A refusal is one line naming file, key and value.
 _cli_files = [str(f) for f in workflow.config_settings.configfiles]
 _config_files = [str(f) for f in workflow.configfiles if str(f) not in _cli_files]
-if workflow.config_settings.replace_workflow_config and workflow.config_settings.overwrite_config:
+# --replace-workflow-config (Snakemake >= 9): the files named on the command line replace config/config.yaml.
+if getattr(workflow.config_settings, "replace_workflow_config", False) and workflow.config_settings.overwrite_config:
     _config_files = []
 try:
     _checked, _warnings = check_config(
@@ -35,7 +36,10 @@ config.update(_checked)
 # directory filled under another one (or a results/ or .snakemake/ that is no usable directory),
 # and claim it exclusively once this run starts computing, after repairing what killed writers
 # left behind (quadsgd.storage.recover_stores; docs/faults.md).
-check_results_fingerprint(config, "results", state_dir=".snakemake")
+try:
+    check_results_fingerprint(config, "results", state_dir=".snakemake")
+except ValueError as _err:  # one line, like every refusal before a run
+    raise SystemExit(str(_err)) from None
 
 
 onstart:

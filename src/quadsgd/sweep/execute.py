@@ -85,7 +85,8 @@ def dask_client(
             if kind == "local":
                 if processes:
                     extra.setdefault("env", dict(WORKER_ENV))
-                if not _has_bokeh():  # the dashboard would only serve an error page
+                bokeh = _has_bokeh()
+                if not bokeh:  # the dashboard would only serve an error page: start none
                     extra.setdefault("scheduler_kwargs", {}).setdefault("dashboard", False)
                 with _workers_ignore_sigint():
                     cluster = stack.enter_context(
@@ -95,7 +96,8 @@ def dask_client(
                             processes=processes,
                             local_directory=scratch,
                             memory_limit=memory_limit,
-                            dashboard_address=":0",  # a free port: concurrent jobs never collide on 8787
+                            # a free port: concurrent jobs never collide on 8787
+                            dashboard_address=":0" if bokeh else None,
                             **extra,
                         )
                     )
