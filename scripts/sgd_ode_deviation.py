@@ -124,36 +124,32 @@ def lna(p: int, pstar: int, eta: float, alpha: np.ndarray, *, n_paths: int = 400
     sd_q = np.zeros(G)
     diag_idx = np.array([np.flatnonzero((i == k) & (j == k))[0] for k in range(p)])
     Q_done = None
-    # Set on the first point (Q_done is None there) and on every point where Q moves; the branch
-    # that reuses them runs only after that.
-    grad = np.zeros(m)
-    J = D = Dhalf = np.zeros((m, m))
     for g in range(G):
         Q = Qref[g]
         v = Q[i, j]
-        if Q_done is not None and np.max(np.abs(Q - Q_done)) < 1e-5:
-            out_r[:, g] = paths @ grad
-            out_q[:, g, :] = paths[:, diag_idx]
-            sd_r[g] = math.sqrt(max(grad @ Sigma @ grad, 0.0))
-            sd_q[g] = math.sqrt(np.mean(np.diag(Sigma)[diag_idx]))
-            if g == G - 1:
-                break
-            dt = (alpha[g + 1] - alpha[g]) / substeps
-            for _ in range(substeps):
-                Sigma = Sigma + dt * (J @ Sigma + Sigma @ J.T + D)
-                paths = paths + dt * paths @ J.T + math.sqrt(dt) * rng.standard_normal((n_paths, m)) @ Dhalf.T
-            continue
-        Q_done = Q
-        # gradient of the risk (M = 0, T = I) in the upper-triangular coordinates
-        h = 1e-6
-        grad = np.empty(m)
-        J = np.empty((m, m))
-        for a_ in range(m):
-            e = np.zeros(m)
-            e[a_] = h
-            grad[a_] = (theory_risk(_sym(v + e, p), np.zeros((p, pstar))) -
-                        theory_risk(_sym(v - e, p), np.zeros((p, pstar)))) / (2 * h)
-            J[:, a_] = (_drift(v + e, p, pstar, eta) - _drift(v - e, p, pstar, eta)) / (2 * h)
+        # Linearize afresh where Q has moved; on the plateau the last linearization serves.
+        if Q_done is None or not np.max(np.abs(Q - Q_done)) < 1e-5:
+            Q_done = Q
+            # gradient of the risk (M = 0, T = I) in the upper-triangular coordinates
+            h = 1e-6
+            grad = np.empty(m)
+            J = np.empty((m, m))
+            for a_ in range(m):
+                e = np.zeros(m)
+                e[a_] = h
+                grad[a_] = (theory_risk(_sym(v + e, p), np.zeros((p, pstar))) -
+                            theory_risk(_sym(v - e, p), np.zeros((p, pstar)))) / (2 * h)
+                J[:, a_] = (_drift(v + e, p, pstar, eta) - _drift(v - e, p, pstar, eta)) / (2 * h)
+            # covariance of one sample's N dQ: h = (lambda, nu) ~ N(0, diag(Q, I)), g = eta (2/p) e lambda
+            L = np.linalg.cholesky(Q)
+            lam = z[:, :p] @ L.T
+            nu = z[:, p:]
+            err = (nu**2).sum(1) / pstar - (lam**2).sum(1) / p
+            gg = eta * (2.0 / p) * err[:, None] * lam
+            inc = lam[:, i] * gg[:, j] + gg[:, i] * lam[:, j] + gg[:, i] * gg[:, j]
+            D = np.cov(inc, rowvar=False)
+            w, V = np.linalg.eigh(D)
+            Dhalf = V * np.sqrt(np.clip(w, 0, None))
         # record before stepping (delta(0) = 0: Q(0) = I is exact for both)
         out_r[:, g] = paths @ grad
         out_q[:, g, :] = paths[:, diag_idx]
@@ -161,16 +157,6 @@ def lna(p: int, pstar: int, eta: float, alpha: np.ndarray, *, n_paths: int = 400
         sd_q[g] = math.sqrt(np.mean(np.diag(Sigma)[diag_idx]))
         if g == G - 1:
             break
-        # covariance of one sample's N dQ: h = (lambda, nu) ~ N(0, diag(Q, I)), g = eta (2/p) e lambda
-        L = np.linalg.cholesky(Q)
-        lam = z[:, :p] @ L.T
-        nu = z[:, p:]
-        err = (nu**2).sum(1) / pstar - (lam**2).sum(1) / p
-        gg = eta * (2.0 / p) * err[:, None] * lam
-        inc = lam[:, i] * gg[:, j] + gg[:, i] * lam[:, j] + gg[:, i] * gg[:, j]
-        D = np.cov(inc, rowvar=False)
-        w, V = np.linalg.eigh(D)
-        Dhalf = V * np.sqrt(np.clip(w, 0, None))
         dt = (alpha[g + 1] - alpha[g]) / substeps
         for _ in range(substeps):
             Sigma = Sigma + dt * (J @ Sigma + Sigma @ J.T + D)
