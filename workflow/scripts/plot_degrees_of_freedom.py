@@ -12,7 +12,7 @@ from _job import run, save_figure  # noqa: E402 - this folder is on sys.path in 
 
 
 def main(smk) -> None:
-    ds = open_store(smk.input[0], required=("wtw_dof", "wtw_jacobian_rank", "manifold_dimension")).load()
+    ds = open_store(smk.input[0], required=("wtw_dof", "wtw_jacobian_rank", "manifold_dimension"))
     fig = plot_degrees_of_freedom(ds, int(smk.wildcards.N))
     save_figure(fig, smk.output.png, dpi=150)
     save_figure(fig, smk.output.pdf)

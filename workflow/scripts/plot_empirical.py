@@ -12,11 +12,11 @@ from _job import run, save_figure  # noqa: E402 - this folder is on sys.path in 
 
 def main(smk) -> None:
     recovery = open_store(smk.input.recovery, required=("p_recover", "p_recover_low", "p_recover_high",
-                                                        "alpha_realized", "alpha_c_paper")).load()
+                                                        "alpha_realized", "alpha_c_paper"))
     fig = plot_recovery(recovery)
     save_figure(fig, smk.output.recovery_png, dpi=150)
     save_figure(fig, smk.output.recovery_pdf)
-    fig = plot_population_decay(open_store(smk.input.flow, required=("E", "computed")).load())
+    fig = plot_population_decay(open_store(smk.input.flow, required=("E", "computed")))
     save_figure(fig, smk.output.flow_png, dpi=150)
     save_figure(fig, smk.output.flow_pdf)
 

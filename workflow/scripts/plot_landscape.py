@@ -11,7 +11,7 @@ from _job import run, save_figure  # noqa: E402 - this folder is on sys.path in 
 
 
 def main(smk) -> None:
-    ds = open_store(smk.input[0], required=("count_numeric", "count_formula")).load()
+    ds = open_store(smk.input[0], required=("count_numeric", "count_formula"))
     fig = plot_eigen_counts(ds, int(smk.wildcards.pstar), int(smk.wildcards.N))
     save_figure(fig, smk.output.png, dpi=150)
     save_figure(fig, smk.output.pdf)

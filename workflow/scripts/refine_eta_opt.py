@@ -18,7 +18,7 @@ def main(smk) -> None:
     sweep = open_store(smk.input[0], required=drivers.SCAN_VARIABLES)
     scan = sweep.sel(p=p, pstar=pstar).drop_vars(["p", "pstar", "N"])[list(drivers.SCAN_VARIABLES)]
     # The search judges success by (p, pstar): for p < pstar a settled run is the best fit there is.
-    scan = scan.load().assign_attrs(p=p, pstar=pstar)
+    scan = scan.assign_attrs(p=p, pstar=pstar)
     search = EtaOptSearch(refine_points=refine["points"], refine_rounds=refine["rounds"])
     with dask_client(smk.threads, **smk.config["dask"]) as client:
 

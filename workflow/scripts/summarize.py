@@ -14,12 +14,12 @@ log = logging.getLogger("summarize")
 
 
 def main(smk) -> None:
-    ds = open_store(smk.input.sweep, required=("alpha_escape", "status")).load()
+    ds = open_store(smk.input.sweep, required=("alpha_escape", "status"))
     optima = {}
     for path in smk.input.refined:
-        opt = open_store(path, required=aggregate.OPTIMUM_VARIABLES).load()
+        opt = open_store(path, required=aggregate.OPTIMUM_VARIABLES)
         optima[(int(opt.attrs["p"]), int(opt.attrs["pstar"]))] = opt
-    sgd = [open_store(path, required=("alpha_escape", "status")).load() for path in smk.input.sgd]
+    sgd = [open_store(path, required=("alpha_escape", "status")) for path in smk.input.sgd]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", aggregate.GridWarning)
         summary = aggregate.summarize(ds, optima, sgd, config_attrs(smk.params.config))

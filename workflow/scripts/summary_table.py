@@ -17,7 +17,7 @@ PER_PSTAR = ("eta_opt_exponent", "eta_opt_exponent_se", "eta_opt_prefactor")
 
 
 def main(smk) -> None:
-    ds = open_store(smk.input[0], required=("eta_opt", "alpha_escape_opt", "alpha_escape_opt_sem")).load()
+    ds = open_store(smk.input[0], required=("eta_opt", "alpha_escape_opt", "alpha_escape_opt_sem"))
     per_case = [v for v in PER_CASE if v in ds]
     per_pstar = [v for v in PER_PSTAR if v in ds]
     table = ds[per_case].to_dataframe()[per_case]
