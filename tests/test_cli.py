@@ -111,3 +111,30 @@ def test_check_config_names_file_and_line_of_a_duplicate_key(tmp_path, capsys):
     assert len(err) == 1 and f"{bad}:2" in err[0] and "given twice" in err[0]
     assert main(["check-config", "--schema", schema, str(root / "config" / "config.yaml"),
                  str(root / "config" / "test.yaml")]) == 0
+
+
+# --- beyond-the-paper rows (issue 19) -------------------------------------------------------------
+
+
+def test_summary_prints_beyond_rows_and_refuses_a_damaged_beyond_store(tmp_path, capsys, summary_store):
+    import shutil
+
+    from quadsgd.beyond.narrow import narrow_dataset
+    from quadsgd.beyond.phase_diagram import phase_diagram_dataset
+    from quadsgd.stationary import best_fit_risk
+
+    shutil.copytree(summary_store, tmp_path / "summary.zarr")
+    narrow = narrow_dataset([(1, 2)], N=1000, seeds=1, eta_over_p=(0.02, 0.05, 2), alpha_max=3000)
+    write_zarr_atomic(narrow, tmp_path / "beyond" / "narrow.zarr")
+    phase = phase_diagram_dataset([1], [1], eta_over_p=(0.05, 0.5, 4), N=1000, seeds=1, alpha_max=1000)
+    write_zarr_atomic(phase, tmp_path / "beyond" / "phase_diagram.zarr")
+    assert cli_main(["summary", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Narrow students p < p*" in out and "Finite-eta phase diagram" in out
+    head = ["1", "2", f"{best_fit_risk(1, 2):.5f}", "0.02"]
+    row = next(line.split() for line in out.splitlines() if line.split()[:4] == head)
+    assert float(row[4]) == pytest.approx(float(narrow["risk_end"].sel(p=1, pstar=2, eta_over_p=0.02).mean()), rel=1e-4)
+    (tmp_path / "beyond" / "narrow.zarr" / ".zmetadata").write_text("{ not json")
+    assert cli_main(["summary", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "narrow.zarr" in err

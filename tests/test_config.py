@@ -91,3 +91,44 @@ def test_command_line_checker(tmp_path, capsys):
     assert qc.main(["--schema", str(SCHEMA), str(good), str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.yaml:2: not valid YAML" in err[0]
+
+
+# --- beyond the paper (issue 19): cross-key rules, one line naming file, key, value, allowed ----------
+
+
+def _beyond(**section):
+    return {"grid": {"p": [1, 2], "pstar": [1]}, "beyond": {"enabled": True, **section}}
+
+
+@pytest.mark.parametrize("section, match", [
+    ({"escape_law": {"cases": [[4, 2]]}},
+     r"^config error: schema default: beyond\.escape_law\.cases\[0\]: \[4, 2\]: the ODE's eta_opt is read from the "
+     r"sweep: \(p, pstar\) must be in grid\.p x grid\.pstar"),
+    ({"eta_opt_sgd": {"cases": [[2, 1]], "N": [2]}}, r"beyond\.eta_opt_sgd\.N: 2: must be at least p \+ pstar = 3"),
+    ({"narrow": {"cases": [[2, 2]]}}, r"beyond\.narrow\.cases\[0\]: \[2, 2\]: a narrow student needs p < pstar"),
+    ({"phase": {"eta_over_p": {"min": 0.5, "max": 0.1}}},
+     r"beyond\.phase\.eta_over_p\.min: 0\.5: must be below beyond\.phase\.eta_over_p\.max = 0\.1"),
+    ({"noise": {"noise": [-0.1]}}, r"beyond\.noise\.noise\[0\]: -0\.1: must be >= 0"),
+    ({"escape_law": {"seeds": 1}}, r"beyond\.escape_law\.seeds: 1: must be >= 2"),
+    ({"escape_law": {"bogus": 1}},
+     r"beyond\.escape_law\.bogus: 1: unknown key; allowed keys here: N, alpha_max, bins, cases, eta_over_p, seeds$"),
+])
+def test_beyond_section_refusals_are_one_line(section, match):
+    with pytest.raises(qc.ConfigError, match=match) as err:
+        qc.check_config(_beyond(**section), SCHEMA)
+    assert "\n" not in str(err.value)
+
+
+def test_beyond_is_off_by_default_and_case_checks_apply_only_when_on():
+    cfg, _ = qc.check_config({"grid": {"p": [1], "pstar": [1]}}, SCHEMA)
+    assert cfg["beyond"]["enabled"] is False and cfg["beyond"]["escape_law"]["cases"] == [[2, 1]]
+    qc.check_config(_beyond(escape_law={"cases": [[4, 2]], "eta_over_p": 0.1},
+                            eta_opt_sgd={"cases": [[2, 1]]}), SCHEMA)
+
+
+def test_beyond_refusal_names_the_file_that_set_the_key(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("grid: {p: [1, 2], pstar: [1]}\nbeyond: {enabled: true, narrow: {cases: [[3, 3]]}}\n")
+    srcs = qc.sources([f])
+    with pytest.raises(qc.ConfigError, match=r"^config error: .*c\.yaml: beyond\.narrow\.cases\[0\]: \[3, 3\]"):
+        qc.check_config(srcs.merged(), SCHEMA, srcs)

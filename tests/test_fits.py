@@ -76,3 +76,32 @@ def test_exponential_fit_is_exact_on_an_exact_exponential_and_agrees_with_polyfi
     noisy = fit_exponential(x, y)
     assert noisy.rate == pytest.approx(-slope, rel=1e-12)
     assert noisy.prefactor == pytest.approx(math.exp(intercept), rel=1e-12)
+
+
+def test_weighted_line_matches_polyfit_and_its_error_matches_the_spread_of_replicates():
+    """fit_line is weighted least squares (numpy.polyfit with weights 1/sigma as reference); its
+    slope error is the spread of the slope over replicate data drawn with the stated errors."""
+    from quadsgd.fits import Line, fit_line
+
+    rng = np.random.default_rng(5)
+    x = np.log(np.array([1e3, 1e4, 1e5, 1e6]))
+    sigma = np.array([0.4, 0.3, 0.3, 0.1])
+    slopes = []
+    for i in range(4000):
+        y = 3.0 + 1.1 * x + sigma * rng.standard_normal(x.size)
+        fit = fit_line(x, y, sigma)
+        slopes.append(fit.slope)
+        if i == 0:
+            assert isinstance(fit, Line) and fit.n_points == 4
+            ref_b, ref_a = np.polyfit(x, y, 1, w=1 / sigma)
+            assert fit.slope == pytest.approx(ref_b, rel=1e-8) and fit.intercept == pytest.approx(ref_a, rel=1e-8)
+    assert np.std(slopes) == pytest.approx(fit.slope_se, rel=0.05)
+    assert np.mean(slopes) == pytest.approx(1.1, abs=4 * fit.slope_se / np.sqrt(len(slopes)))
+
+
+def test_weighted_line_leaves_out_points_without_a_usable_error():
+    from quadsgd.fits import fit_line
+
+    fit = fit_line([0.0, 1.0, 2.0, 3.0], [1.0, 3.0, 5.0, 100.0], [0.1, 0.1, 0.1, np.nan])
+    assert fit.n_points == 3 and fit.slope == pytest.approx(2.0)
+    assert math.isnan(fit_line([1.0, 1.0], [0.0, 1.0], [1.0, 1.0]).slope)

@@ -1,4 +1,5 @@
-"""Command-line interface: ``quadsgd summary RESULTS_DIR`` prints the sweep's main table.
+"""Command-line interface: ``quadsgd summary RESULTS_DIR`` prints the sweep's main table, then
+the rows of each beyond-the-paper store present under ``RESULTS_DIR/beyond/`` (docs/beyond.md).
 
 Exit codes: 0 on success, 2 for a missing, damaged (missing or corrupted chunk) or foreign-format
 store (one line on stderr naming the store and the variable).
@@ -20,7 +21,7 @@ from quadsgd import __version__
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["main", "format_summary"]
+__all__ = ["main", "format_summary", "format_beyond", "BEYOND_REQUIRED"]
 
 #: Every variable :func:`format_summary` reads (the ``sgd_*`` ones only when the store has SGD runs).
 _REQUIRED = ("eta_opt", "eta_opt_over_p", "alpha_escape_opt", "alpha_escape_opt_sem", "n_runs", "n_escaped",
@@ -98,6 +99,102 @@ def format_summary(ds: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
+#: Variables of each beyond store (``results/beyond/<name>.zarr``) that :func:`format_beyond` reads.
+BEYOND_REQUIRED: dict[str, tuple[str, ...]] = {
+    "escape_law": ("eta_over_p", "alpha_escape_mean", "alpha_escape_sem", "escape_offset_mean", "escape_offset_sem",
+                   "escape_law_slope", "escape_law_slope_se", "escape_law_slope_ode", "escape_law_slope_small_eta",
+                   "escape_law_slope_finite_eta", "n_escaped", "n_runs"),
+    "eta_opt_sgd": ("eta_opt_ode_over_p", "eta_opt_sgd_over_p", "eta_opt_ratio", "alpha_escape_opt_sgd",
+                    "alpha_escape_opt_sgd_sem", "grid_reaches_instability"),
+    "phase_diagram": ("eta_plateau_edge_over_p", "eta_zero_error_edge_over_p", "eta_divergence_edge_over_p",
+                      "eta_opt_ode_over_p"),
+    "noise": ("risk_late_mean", "risk_end", "risk_stationary", "alpha_escape_mean", "alpha_escape_sem"),
+    "narrow": ("risk_best_fit", "risk_end", "risk_excess"),
+}
+
+
+def _pairs(ds: xr.Dataset, probe: str):
+    for p in ds.p.values:
+        for s in ds.pstar.values:
+            d = ds.sel(p=p, pstar=s)
+            if any(math.isfinite(float(v)) for v in d[probe].values.ravel()):
+                yield int(p), int(s), d
+
+
+def format_beyond(name: str, ds: xr.Dataset) -> list[str]:
+    """Rows of one beyond store (docs/beyond.md) for ``quadsgd summary``."""
+    if name == "escape_law":
+        lines = ["Escape law (finite-N SGD, Gram chain): mean escape time = a + b ln N",
+                 f"{'p':>4} {'p*':>3} {'eta/p':>8} {'b (fit)':>16} {'b ODE':>7} {'small-eta':>10} {'ratio':>6} "
+                 f"{'finite-eta':>10} {'ratio':>6}"]
+        rows = []
+        for p, s, d in _pairs(ds, "escape_law_slope"):
+            b = float(d["escape_law_slope"])
+            small, fin = float(d["escape_law_slope_small_eta"]), float(d["escape_law_slope_finite_eta"])
+            lines.append(f"{p:>4} {s:>3} {_num(float(d['eta_over_p'])):>8} "
+                         f"{_num(b, '.3f') + ' ± ' + _num(float(d['escape_law_slope_se']), '.3f'):>16} "
+                         f"{_num(float(d['escape_law_slope_ode']), '.3f'):>7} {_num(small, '.3f'):>10} "
+                         f"{_num(small / b, '.3f'):>6} {_num(fin, '.3f'):>10} {_num(fin / b, '.3f'):>6}")
+            for n in ds.N.values:
+                e = d.sel(N=n)
+                mean, sem = float(e["alpha_escape_mean"]), float(e["alpha_escape_sem"])
+                off = f"{_num(float(e['escape_offset_mean']), '.3f')} ± {_num(float(e['escape_offset_sem']), '.3f')}"
+                rows.append(f"{p:>4} {s:>3} {int(n):>9} {_num(mean, '.3f') + ' ± ' + _num(sem, '.3f'):>18} "
+                            f"{_num(100 * sem / mean, '.2f'):>6} {off:>18} {int(e['n_escaped'])}/{int(e['n_runs'])}")
+        lines += [f"{'p':>4} {'p*':>3} {'N':>9} {'alpha_esc':>18} {'sem %':>6} {'SGD - ODE':>18} escaped", *rows]
+        return lines
+    if name == "eta_opt_sgd":
+        lines = ["eta_opt from finite-N SGD against the ODE's",
+                 f"{'p':>4} {'p*':>3} {'N':>9} {'ODE eta/p':>10} {'SGD eta/p':>10} {'ratio':>7} "
+                 f"{'alpha_esc(SGD opt)':>20}"]
+        for p, s, d in _pairs(ds, "eta_opt_ode_over_p"):
+            for n in ds.N.values:
+                e = d.sel(N=n)
+                esc = (f"{_num(float(e['alpha_escape_opt_sgd']), '.2f')} ± "
+                       f"{_num(float(e['alpha_escape_opt_sgd_sem']), '.2f')}")
+                flag = "" if int(e["grid_reaches_instability"]) else "  GRID-TOO-SMALL"
+                lines.append(f"{p:>4} {s:>3} {int(n):>9} {_num(float(d['eta_opt_ode_over_p'])):>10} "
+                             f"{_num(float(e['eta_opt_sgd_over_p'])):>10} {_num(float(e['eta_opt_ratio']), '.3f'):>7} "
+                             f"{esc:>20}{flag}")
+        return lines
+    if name == "phase_diagram":
+        lines = ["Finite-eta phase diagram: edges in eta/p",
+                 f"{'p':>4} {'p*':>3} {'plateau':>9} {'zero-err':>9} {'diverge':>9} {'eta_opt':>9}"]
+        for p in ds.p.values:
+            for s in ds.pstar.values:
+                d = ds.sel(p=p, pstar=s)
+                lines.append(f"{int(p):>4} {int(s):>3} " + " ".join(
+                    f"{_num(float(d[v])):>9}" for v in ("eta_plateau_edge_over_p", "eta_zero_error_edge_over_p",
+                                                         "eta_divergence_edge_over_p", "eta_opt_ode_over_p")))
+        return lines
+    if name == "noise":
+        lines = [f"Label noise (p={int(ds.p)}, p*={int(ds.pstar)}, N={int(ds.N)}): late-time clean risk (mean over "
+                 "alpha >= alpha_max/2) and mean escape time",
+                 f"{'noise':>8} {'eta/p':>7} {'risk SGD':>10} {'risk ODE':>10} {'ODE end':>10} {'predicted':>10} "
+                 f"{'esc SGD':>8} {'esc ODE':>8}"]
+        for v in ds.noise.values:
+            for e in ds.eta_over_p.values:
+                d = ds.sel(noise=v, eta_over_p=e)
+                late = d["risk_late_mean"].mean("seed")
+                pred = float(d["risk_stationary"])
+                end = float(d["risk_end"].sel(dynamics="ode").mean("seed"))
+                lines.append(f"{float(v):>8.4g} {float(e):>7.4g} {_num(float(late.sel(dynamics='sgd')), '.3e'):>10} "
+                             f"{_num(float(late.sel(dynamics='ode')), '.3e'):>10} {_num(end, '.3e'):>10} "
+                             f"{_num(pred, '.3e'):>10} "
+                             f"{_num(float(d['alpha_escape_mean'].sel(dynamics='sgd')), '.2f'):>8} "
+                             f"{_num(float(d['alpha_escape_mean'].sel(dynamics='ode')), '.2f'):>8}")
+        return lines
+    lines = ["Narrow students p < p*: ODE end-point risk against the best rank-p fit",
+             f"{'p':>4} {'p*':>3} {'best fit':>10} {'eta/p':>8} {'ODE end':>10} {'excess':>10}"]
+    for p, s, d in _pairs(ds, "risk_best_fit"):
+        for e in ds.eta_over_p.values:
+            x = d.sel(eta_over_p=e)
+            lines.append(f"{p:>4} {s:>3} {_num(float(d['risk_best_fit']), '.5f'):>10} {float(e):>8.4g} "
+                         f"{_num(float(x['risk_end'].mean('seed')), '.5f'):>10} "
+                         f"{_num(float(x['risk_excess'].mean('seed')), '.2e'):>10}")
+    return lines
+
+
 def _summary(args: argparse.Namespace) -> int:
     from quadsgd.storage import StoreError, open_store  # imports xarray: only when needed
 
@@ -108,10 +205,17 @@ def _summary(args: argparse.Namespace) -> int:
         missing = [n for n in _REQUIRED_SGD if n not in ds] if "sgd_alpha_escape_mean" in ds else []
         if missing:
             raise StoreError(f"{store}: missing variables {missing}")
+        beyond = []
+        root = path.parent if path.suffix == ".zarr" else path
+        for name, required in BEYOND_REQUIRED.items():
+            if (root / "beyond" / f"{name}.zarr").exists():
+                beyond.append((name, open_store(root / "beyond" / f"{name}.zarr", required=required)))
     except StoreError as err:
         print(f"quadsgd: error: {err}", file=sys.stderr)
         return 2
     print(format_summary(ds))
+    for name, part in beyond:
+        print("\n" + "\n".join(format_beyond(name, part)))
     return 0
 
 

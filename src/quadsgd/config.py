@@ -387,6 +387,8 @@ def cross_checks(cfg: Mapping[str, Any], srcs: ConfigSources | None = None) -> N
         if min(emp["d"]) < max(emp["mstar"]):
             fail(("empirical", "mstar"), emp["mstar"],
                  f"every m* must be <= every d (student width m = d >= m*); smallest d is {min(emp['d'])}")
+    if cfg["beyond"]["enabled"]:
+        _beyond_checks(cfg, fail)
     dask = cfg["dask"]
     if dask["kind"] == "local":
         for name in RESERVED_CLUSTER_KWARGS:
@@ -394,6 +396,37 @@ def cross_checks(cfg: Mapping[str, Any], srcs: ConfigSources | None = None) -> N
                 fail(("dask", "cluster_kwargs", name), dask["cluster_kwargs"][name],
                      "set by quadsgd itself for a local cluster (workers = the rule's threads; use dask.processes "
                      f"and resources.*.threads); not allowed in cluster_kwargs: {', '.join(RESERVED_CLUSTER_KWARGS)}")
+
+
+def _beyond_checks(cfg: Mapping[str, Any], fail: Any) -> None:
+    """Cross-key rules of the ``beyond`` section (docs/beyond.md)."""
+    bey, grid = cfg["beyond"], cfg["grid"]
+    swept = {(p, s) for p in grid["p"] for s in grid["pstar"]}
+    for part in ("escape_law", "eta_opt_sgd"):
+        sec = bey[part]
+        for i, (p, s) in enumerate(sec["cases"]):
+            if sec.get("eta_over_p") is None and (p, s) not in swept:
+                fail(("beyond", part, "cases", i), [p, s],
+                     "the ODE's eta_opt is read from the sweep: (p, pstar) must be in grid.p x grid.pstar "
+                     f"(p in {grid['p']}, pstar in {grid['pstar']})"
+                     + ("; or give beyond.escape_law.eta_over_p" if part == "escape_law" else ""))
+            if min(sec["N"]) < p + s:
+                fail(("beyond", part, "N"), min(sec["N"]), f"must be at least p + pstar = {p + s} (case {[p, s]})")
+        if sec["alpha_max"] * max(sec["N"]) > _MAX_SAMPLES:
+            fail(("beyond", part, "alpha_max"), sec["alpha_max"], "alpha_max * N must be at most 2**62 samples")
+    for path, rng in ((("beyond", "eta_opt_sgd", "start"), bey["eta_opt_sgd"]["start"]),
+                      (("beyond", "phase", "eta_over_p"), bey["phase"]["eta_over_p"]),
+                      (("beyond", "narrow", "eta_over_p"), bey["narrow"]["eta_over_p"])):
+        if rng["min"] >= rng["max"]:
+            fail((*path, "min"), rng["min"], f"must be below {'.'.join(path)}.max = {rng['max']}")
+    noise = bey["noise"]
+    if noise["N"] < noise["p"] + noise["pstar"]:
+        fail(("beyond", "noise", "N"), noise["N"], f"must be at least p + pstar = {noise['p'] + noise['pstar']}")
+    for i, (p, s) in enumerate(bey["narrow"]["cases"]):
+        if p >= s:
+            fail(("beyond", "narrow", "cases", i), [p, s], "a narrow student needs p < pstar")
+        if bey["narrow"]["N"] < p + s:
+            fail(("beyond", "narrow", "N"), bey["narrow"]["N"], f"must be at least p + pstar = {p + s}")
 
 
 def machine_memory_bytes() -> int:

@@ -1,4 +1,5 @@
-"""Straight-line fits in log coordinates, by ``scipy.stats.linregress``."""
+"""Straight-line fits: in log coordinates by ``scipy.stats.linregress``; with known errors of the
+points by ``scipy.optimize.curve_fit`` (weighted least squares)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["PowerLaw", "fit_power_law", "Exponential", "fit_exponential"]
+__all__ = ["PowerLaw", "fit_power_law", "Exponential", "fit_exponential", "Line", "fit_line"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,16 @@ class Exponential:
     rate: float
     rate_se: float
     prefactor: float
+    n_points: int
+
+
+@dataclass(frozen=True)
+class Line:
+    """``y = intercept + slope * x``; ``slope_se`` from the points' stated errors."""
+
+    slope: float
+    slope_se: float
+    intercept: float
     n_points: int
 
 
@@ -60,3 +71,23 @@ def fit_exponential(x: ArrayLike, y: ArrayLike) -> Exponential:
     keep = np.isfinite(xa) & np.isfinite(ya) & (ya > 0)
     slope, se, intercept, n = _line(xa[keep], np.log(ya[keep]))
     return Exponential(-slope, se, math.exp(intercept) if math.isfinite(intercept) else math.nan, n)
+
+
+def fit_line(x: ArrayLike, y: ArrayLike, sigma: ArrayLike) -> Line:
+    """Weighted least-squares line through points ``y +- sigma`` (one standard error each).
+
+    Points with non-finite ``x``, ``y`` or ``sigma`` or ``sigma <= 0`` are left out. The slope's
+    standard error comes from the stated ``sigma`` alone (``absolute_sigma``): with a few points
+    (an escape time at three or four N) the residuals say little about it. NaNs with fewer than
+    two points.
+    """
+    from scipy.optimize import curve_fit
+
+    xa, ya, sa = (np.asarray(a, dtype=np.float64) for a in (x, y, sigma))
+    keep = np.isfinite(xa) & np.isfinite(ya) & np.isfinite(sa) & (sa > 0)
+    xk, yk, sk = xa[keep], ya[keep], sa[keep]
+    if xk.size < 2 or np.ptp(xk) == 0:
+        return Line(math.nan, math.nan, math.nan, int(xk.size))
+    (intercept, slope), cov = curve_fit(lambda t, a, b: a + b * t, xk, yk, p0=(0.0, 0.0), sigma=sk,
+                                        absolute_sigma=True)
+    return Line(float(slope), math.sqrt(float(cov[1, 1])), float(intercept), int(xk.size))

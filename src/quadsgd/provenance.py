@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 #: Config sections that determine stored numbers; Dask, resources and the task size do not.
-FINGERPRINT_SECTIONS = ("grid", "escape_fraction", "jobs", "refine", "sgd", "implicit_bias", "landscape", "empirical")
+FINGERPRINT_SECTIONS = ("grid", "escape_fraction", "jobs", "refine", "sgd", "implicit_bias", "landscape", "empirical",
+                        "beyond")
 #: Where a results directory records the fingerprint of the configuration that filled it.
 FINGERPRINT_FILE = ".config_fingerprint"
 

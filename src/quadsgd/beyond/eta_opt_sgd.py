@@ -1,0 +1,130 @@
+"""The optimal learning rate measured with finite-N SGD (issue 19.2; docs/beyond.md).
+
+The ODE's ``eta_opt`` minimizes the mean escape time over seeds among learning rates at which
+every seed escapes and learns. The same search (:func:`quadsgd.eta_opt.search_eta_opt`: grow
+to instability, refine, select) runs here on Gram-chain SGD escape times at finite N, starting
+from a grid of factors of the ODE's optimum. SGD reports no ``settled`` status, so a run that
+crossed the escape threshold counts as learned only if its risk at ``alpha_max`` is below
+``learned_fraction`` times the threshold; otherwise it is relabelled ``settled`` (it escaped to
+a fixed point of finite risk, or is still far from zero error), as the ODE's classifier would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+
+from quadsgd import __version__, _validate
+from quadsgd.beyond._cases import concat, merge_cases
+from quadsgd.escape import escape_statistics
+from quadsgd.eta_opt import EtaOptOutcome, EtaOptSearch, search_eta_opt
+from quadsgd.grids import eta_from_eta_over_p, round_grid
+from quadsgd.schema import annotate
+from quadsgd.sgd import simulate
+from quadsgd.status import LEARNED, Status
+from quadsgd.sweep.execute import map_tasks
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["eta_opt_sgd_case", "eta_opt_sgd_dataset"]
+
+
+def _sgd_task(p: int, pstar: int, eta_over_p: float, N: int, seed: int, alpha: NDArray[np.float64],
+              escape_fraction: float, learned_fraction: float) -> xr.Dataset:
+    ds = simulate(p, pstar, eta=float(eta_from_eta_over_p(eta_over_p, p)), N=N, seed=np.array([seed]), alpha=alpha,
+                  method="gram", escape_fraction=escape_fraction)
+    status = ds["status"].values.copy()
+    far = ds["risk"].isel(alpha=-1).values > learned_fraction * float(ds.attrs["escape_threshold"])
+    status[np.isin(status, [int(s) for s in LEARNED]) & far] = Status.SETTLED
+    out = xr.Dataset({"alpha_escape": ds["alpha_escape"], "status": (("seed",), status)})
+    return out.expand_dims(eta_over_p=[eta_over_p])
+
+
+def eta_opt_sgd_case(
+    p: int,
+    pstar: int,
+    N: int,
+    *,
+    eta_over_p_ode: float,
+    seeds: int,
+    start: tuple[float, float, int],
+    refine_points: int,
+    refine_rounds: int,
+    alpha_max: float,
+    learned_fraction: float = 0.1,
+    escape_fraction: float = 0.5,
+    client: Client | None = None,
+) -> xr.Dataset:
+    """SGD ``eta_opt`` of one ``(p, pstar, N)``; ``start = (min, max, num)`` are log-spaced
+    factors of ``eta_over_p_ode`` for the starting grid. Seeds ``0 .. seeds-1`` at every
+    learning rate (common random numbers), one task per (eta, seed). Returns a dataset with
+    scalar coordinates ``p``, ``pstar``, ``N`` and the dim ``scan``; see :func:`eta_opt_sgd_dataset`."""
+    p, pstar, N = _validate.widths(p, pstar, N)
+    seed_arr = np.arange(_validate.positive_int("seeds", seeds))
+    # The escape sample is found whatever the recording grid; the risk is needed at alpha_max only.
+    alpha = np.array([0.0, _validate.positive_real("alpha_max", alpha_max)])
+    lo, hi, num = start
+
+    def run(values: NDArray[np.float64]) -> xr.Dataset:
+        tasks = [(p, pstar, float(v), N, int(s), alpha, escape_fraction, learned_fraction)
+                 for v in values for s in seed_arr]
+        parts = map_tasks(_sgd_task, tasks, client, desc=f"SGD eta_opt p={p} p*={pstar} N={N}")
+        S = seed_arr.size
+        rows = [concat(parts[i * S:(i + 1) * S], "seed") for i in range(len(values))]
+        return concat(rows, "eta_over_p").assign_coords(seed=seed_arr).assign_attrs(p=p, pstar=pstar)
+
+    grid = round_grid(eta_over_p_ode * np.geomspace(lo, hi, int(num)))
+    result = search_eta_opt(run(grid), run, EtaOptSearch(refine_points=refine_points, refine_rounds=refine_rounds))
+    stats = escape_statistics(result.scan, "seed")
+    found = result.outcome is EtaOptOutcome.FOUND
+    at = result.statistics() if found else None
+    n = result.scan.sizes["eta_over_p"]
+    return xr.Dataset(
+        {
+            "eta_opt_ode_over_p": ((), eta_over_p_ode),
+            "eta_opt_ode": ((), float(eta_from_eta_over_p(eta_over_p_ode, p))),
+            "eta_opt_sgd_over_p": ((), result.eta_over_p_opt),
+            "eta_opt_sgd": ((), float(eta_from_eta_over_p(result.eta_over_p_opt, p))),
+            "eta_opt_ratio": ((), result.eta_over_p_opt / eta_over_p_ode),
+            "alpha_escape_opt_sgd": ((), float(at["alpha_escape_mean"]) if at is not None else np.nan),
+            "alpha_escape_opt_sgd_sem": ((), float(at["alpha_escape_sem"]) if at is not None else np.nan),
+            "grid_reaches_instability": ((), np.int8(result.reaches_instability)),
+            "eta_opt_at_stability_edge": ((), np.int8(result.at_stability_edge)),
+            "scan_eta_over_p": (("scan",), result.scan["eta_over_p"].values),
+            "scan_alpha_escape_mean": (("scan",), stats["alpha_escape_mean"].values),
+            "scan_alpha_escape_sem": (("scan",), stats["alpha_escape_sem"].values),
+            "scan_n_learned": (("scan",), stats["n_escaped"].values.astype(np.float64)),
+            "scan_n_runs": (("scan",), np.full(n, float(seed_arr.size))),
+        },
+        coords={"scan": np.arange(n), "p": p, "pstar": pstar, "N": N},
+    )
+
+
+def eta_opt_sgd_dataset(cases: Sequence[tuple[int, int, float]], N: Sequence[int], **kwargs: object) -> xr.Dataset:
+    """:func:`eta_opt_sgd_case` for every ``(p, pstar, eta_over_p_ode)`` of ``cases`` and every
+    ``N``, as one dataset over dims ``(p, pstar, N, scan)`` (NaN where a pair is no case or a
+    scan slot is unused).
+
+    Variables: ``eta_opt_ode(_over_p)`` (the ODE's, given), ``eta_opt_sgd(_over_p)``,
+    ``eta_opt_ratio`` (SGD / ODE), ``alpha_escape_opt_sgd(_sem)``, flags
+    ``grid_reaches_instability`` and ``eta_opt_at_stability_edge``, and every scanned learning
+    rate (``scan_eta_over_p``) with its mean escape time, standard error and learned count.
+    """
+    parts = []
+    for p, s, e in cases:
+        per_n = [eta_opt_sgd_case(int(p), int(s), int(n), eta_over_p_ode=float(e), **kwargs)  # type: ignore[arg-type]
+                 for n in N]
+        case = xr.concat(per_n, dim="N", data_vars="all", coords="minimal", compat="override", join="outer")
+        for name in ("eta_opt_ode", "eta_opt_ode_over_p"):
+            case[name] = case[name].isel(N=0, drop=True)
+        parts.append(case)
+    ds = merge_cases(parts)
+    ds.attrs = {"escape_fraction": float(kwargs.get("escape_fraction", 0.5)),  # type: ignore[arg-type]
+                "learned_fraction": float(kwargs.get("learned_fraction", 0.1)),  # type: ignore[arg-type]
+                "sgd_method": "gram", "quadsgd_version": __version__}
+    return annotate(ds)
