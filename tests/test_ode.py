@@ -11,12 +11,12 @@ from quadsgd.grids import log_alpha_grid
 from quadsgd.status import Status
 
 
-def reference_solution(Q0, M0, eta, alpha, rtol=1e-12, atol=1e-14):
+def reference_solution(Q0, M0, eta, alpha, rtol=1e-12, atol=1e-14, noise=0.0):
     """Independent integration: scipy's DOP853 on the flattened state."""
     p, s = M0.shape
 
     def f(_, y):
-        dQ, dM = theory.ode_rhs(y[: p * p].reshape(p, p), y[p * p :].reshape(p, s), None, eta)
+        dQ, dM = theory.ode_rhs(y[: p * p].reshape(p, p), y[p * p :].reshape(p, s), None, eta, noise=noise)
         return np.concatenate([dQ.ravel(), dM.ravel()])
 
     y0 = np.concatenate([Q0.ravel(), M0.ravel()])
@@ -35,6 +35,21 @@ def test_matches_scipy_reference(p, pstar, eta):
     np.testing.assert_allclose(ds.risk.values, r, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(ds.M.values, M, atol=1e-7)
     np.testing.assert_allclose(ds.Q.values, Q, atol=1e-7)
+
+
+def test_label_noise_matches_scipy_reference():
+    """With label noise the integrator follows the reference built on ``theory.ode_rhs(noise=)``
+    (whose noise term is checked by Monte Carlo in test_theory.py), and the noise is visible:
+    it raises the late risk far beyond the tolerance."""
+    Q0, M0, _ = init.ode_initial(2, 1, 10_000, seed=5)
+    alpha = log_alpha_grid(100.0, num=40)
+    ds = ode.integrate(Q0, M0, 0.2, alpha, noise=0.2, rtol=1e-10, atol=1e-13)
+    Q, M, r = reference_solution(Q0, M0, 0.2, alpha, noise=0.2)
+    np.testing.assert_allclose(ds.risk.values, r, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ds.Q.values, Q, atol=1e-7)
+    np.testing.assert_allclose(ds.M.values, M, atol=1e-7)
+    clean = ode.integrate(Q0, M0, 0.2, alpha, rtol=1e-10, atol=1e-13)
+    assert float(ds.risk[-1]) > 10 * float(clean.risk[-1]) + 1e-6
 
 
 def test_default_tolerances_reach_the_escape_time_accurately():
@@ -58,6 +73,33 @@ def test_batch_members_are_bit_identical_to_single_runs():
             np.testing.assert_array_equal(ds.risk[i, j].values, alone.risk.values)
             np.testing.assert_array_equal(ds.M[i, j].values, alone.M.values)
             assert ds.alpha_escape[i, j].equals(alone.alpha_escape)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 8, 13, 64])
+def test_members_are_bit_identical_in_any_lane_block_order_and_chunk(chunk):
+    """19 members (two full lane blocks and a partial one, or blocks of 1, 3, 13 members) with
+    different learning rates, noise levels, teachers and statuses, in two orders: every member's
+    numbers equal those of its run alone (a lane of its own), whatever its lane and companions."""
+    n = 19
+    Q0, M0, _ = init.ode_initial(3, 2, 10_000, seed=np.arange(n))
+    rng = np.random.default_rng(3)
+    eta = rng.choice([0.05, 0.3, 0.9, 3.0], size=n)  # 3.0 diverges
+    noise = rng.choice([0.0, 0.1], size=n)
+    T = np.eye(2) * rng.choice([1.0, 1.5], size=n)[:, None, None]  # per-member escape thresholds
+    alpha = log_alpha_grid(300.0, num=30)
+    kw = dict(alpha=alpha, chunk=chunk, overlaps="trajectory")
+    order = rng.permutation(n)
+    runs = [(np.arange(n), ode.integrate(Q0, M0, eta, T=T, noise=noise, **kw)),
+            (order, ode.integrate(Q0[order], M0[order], eta[order], T=T[order], noise=noise[order], **kw))]
+    statuses = set()
+    for b in range(0, n, 3):
+        alone = ode.integrate(Q0[b], M0[b], eta[b], alpha, T[b], noise=noise[b])
+        statuses.add(int(alone.status))
+        for idx, ds in runs:
+            m = ds.isel(member=int(np.flatnonzero(idx == b)[0]))
+            for var in ("risk", "Q", "M", "status", "alpha_escape", "alpha_stop", "n_steps"):
+                np.testing.assert_array_equal(m[var].values, alone[var].values, err_msg=var)
+    assert {Status.DIVERGED, Status.ESCAPED} <= statuses
 
 
 def test_divergence_is_a_status_and_does_not_poison_the_batch():
@@ -110,6 +152,8 @@ def test_plateau_norm_risk_and_escape_rate(p, pstar):
         (dict(alpha=np.array([-1.0, 0.0, 1.0])), "alpha"),
         (dict(M0=np.zeros((3, 1))), "M"),
         (dict(escape_fraction=1.5), "escape_fraction"),
+        (dict(noise=-0.5), "noise"),
+        (dict(noise=np.array([np.nan])), "noise"),
         (dict(overlaps="some"), "overlaps"),
         (dict(batch_dims=("a", "b")), "batch_dims"),
     ],

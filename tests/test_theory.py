@@ -10,16 +10,18 @@ from quadsgd import theory
 N_MC = 400_000
 
 
-def mc_moments(Q, M, T, eta, rng, n=N_MC):
-    """Per-sample dQ, dM contributions, sampled from the Gaussian of (lambda, nu)."""
+def mc_moments(Q, M, T, eta, rng, n=N_MC, noise=0.0):
+    """Per-sample dQ, dM contributions, sampled from the Gaussian of (lambda, nu), with the
+    label ``y + sqrt(noise) xi`` (``xi ~ N(0, 1)``) in the SGD step; the loss is the clean one."""
     p, s = M.shape
     cov = np.block([[Q, M], [M.T, T]])
     h = rng.multivariate_normal(np.zeros(p + s), cov, size=n, method="cholesky")
     lam, nu = h[:, :p], h[:, p:]
     e = (nu**2).sum(1) / s - (lam**2).sum(1) / p
+    e_noisy = e + np.sqrt(noise) * rng.standard_normal(n)
     ll = lam[:, :, None] * lam[:, None, :]
-    dQ = (4 * eta / p) * e[:, None, None] * ll + (4 * eta**2 / p**2) * (e**2)[:, None, None] * ll
-    dM = (2 * eta / p) * e[:, None, None] * lam[:, :, None] * nu[:, None, :]
+    dQ = (4 * eta / p) * e_noisy[:, None, None] * ll + (4 * eta**2 / p**2) * (e_noisy**2)[:, None, None] * ll
+    dM = (2 * eta / p) * e_noisy[:, None, None] * lam[:, :, None] * nu[:, None, :]
     loss = 0.5 * e**2
     return dQ, dM, loss
 
@@ -41,6 +43,40 @@ def test_ode_rhs_matches_monte_carlo(p, pstar, eta, rng, random_overlaps):
     dQ_mc, dM_mc, _ = mc_moments(Q, M, T, eta, rng)
     assert_within_se(dQ_mc, dQ)
     assert_within_se(dM_mc, dM)
+
+
+@pytest.mark.parametrize("p,pstar,eta,noise", [(1, 1, 1.0, 4.0), (2, 3, 1.0, 1.0), (3, 2, 2.0, 4.0)])
+def test_ode_rhs_with_label_noise_matches_monte_carlo(p, pstar, eta, noise, rng, random_overlaps):
+    """Label noise of variance ``noise`` in the SGD step: the sampled expectations match
+    ``ode_rhs(..., noise=)``, and the noise term is resolved (the noiseless right-hand side is
+    many standard errors off), so the test can fail."""
+    Q, M, T = random_overlaps(p, pstar, rng)
+    dQ, dM = theory.ode_rhs(Q, M, T, eta, noise=noise)
+    dQ_mc, dM_mc, _ = mc_moments(Q, M, T, eta, rng, noise=noise)
+    assert_within_se(dQ_mc, dQ)
+    assert_within_se(dM_mc, dM)
+    dQ_clean, dM_clean = theory.ode_rhs(Q, M, T, eta)
+    np.testing.assert_array_equal(dM_clean, dM)
+    se = dQ_mc.std(0, ddof=1) / np.sqrt(len(dQ_mc))
+    assert np.max(np.abs(dQ_mc.mean(0) - dQ_clean) / se) > 10.0
+
+
+def test_label_noise_broadcasts_like_eta_and_is_checked(rng, random_overlaps):
+    blocks = [random_overlaps(2, 1, rng) for _ in range(3)]
+    Q = np.stack([b[0] for b in blocks])
+    M = np.stack([b[1] for b in blocks])
+    noise = np.array([0.0, 0.5, 2.0])
+    dQ, _ = theory.ode_rhs(Q, M, None, 0.3, noise=noise)
+    for i in range(3):
+        np.testing.assert_array_equal(dQ[i], theory.ode_rhs(Q[i], M[i], None, 0.3, noise=noise[i])[0])
+    # A batch shape coming from noise alone: one instance, three noise levels.
+    np.testing.assert_array_equal(theory.ode_rhs(Q[1], M[1], None, 0.3, noise=noise)[0][2],
+                                  theory.ode_rhs(Q[1], M[1], None, 0.3, noise=2.0)[0])
+    for bad in (-0.1, np.nan, np.inf):
+        with pytest.raises(ValueError, match="noise"):
+            theory.ode_rhs(Q, M, None, 0.3, noise=bad)
+    with pytest.raises(ValueError, match="noise"):
+        theory.ode_rhs(Q, M, None, np.ones(3), noise=np.ones(2))
 
 
 @pytest.mark.parametrize("p,pstar", [(1, 1), (2, 3), (4, 2)])

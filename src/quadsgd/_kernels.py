@@ -1,10 +1,18 @@
-"""Compiled per-member kernels: the population risk and the ODE right-hand side.
+"""Compiled kernels: the population risk and the ODE right-hand side, on blocks of lanes.
 
-Each formula of docs/conventions.md sections 2-3 is written once here, as a single-instance
-kernel (:func:`risk1`, :func:`rhs1`); :mod:`quadsgd.theory` broadcasts them over batches and
-:mod:`quadsgd.ode` and :mod:`quadsgd.sgd` call them inside their own compiled loops. Looping per
-member (rather than batched matmuls) makes every member's arithmetic independent of the batch it
-travels in, so a seed gives bit-identical trajectories alone or in a batch.
+Each formula of docs/conventions.md sections 2-3 is written once here. The right-hand side
+(:func:`rhs_lanes`) and the risk (:func:`risk_lanes`) work on a block of up to :data:`LANES`
+independent instances stored with the instance index innermost (every matrix entry is a row of
+lanes), so their arithmetic runs in SIMD lanes: the compiler vectorizes the loops over lanes. Each
+lane's numbers come from the same sequence of IEEE operations whatever the other lanes hold, and
+whether it is computed in a vector or a scalar remainder path: no sum runs across lanes and nothing
+is contracted or reassociated (no fast-math). So an instance gives bit-identical results alone or
+in any batch, in any lane. :mod:`quadsgd.theory` packs batches into lane blocks; :mod:`quadsgd.ode`
+integrates lane blocks directly.
+
+Layout of a state block ``y`` (``n_state = p^2 + p pstar`` rows, one column per lane): row
+``i p + j`` holds ``Q_ij``, row ``p^2 + k pstar + r`` holds ``M_kr``; a teacher block ``T`` has
+row ``r pstar + t`` for ``T_rt``.
 
 Private to the package: the names here may change without notice.
 """
@@ -15,62 +23,172 @@ import numpy as np
 from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["risk1", "rhs1", "risk_batch", "rhs_batch", "flatten_batch"]
+__all__ = [
+    "LANES", "CONTIGUOUS_P", "risk_lanes", "risk_lane", "rhs_lanes", "rhs_rows", "pack_lanes", "risk1", "risk_batch",
+    "rhs_batch", "flatten_batch", "split_noise", "flat_noise",
+]
+
+#: Instances per block (at most; a smaller batch uses fewer lanes). Loops over lanes have a
+#: run-time trip count, which the compiler vectorizes (a constant one of a few lanes it unrolls
+#: into scalar code instead); 32 lanes (8 AVX2 vectors) amortize each loop's setup.
+LANES = 32
+
+
+@njit(cache=True)
+def _sym_prod(A, a0, B, b0, p, out, o0):  # pragma: no cover - compiled
+    """Upper triangle and mirror of ``A @ B`` (p x p blocks at rows ``a0``, ``b0``), known to be
+    symmetric (``Q Q``, ``Q (Q Q)``). Row by row with ``l`` before ``j``: each loaded ``A_il``
+    serves a row of products and the accumulations over ``l`` of different ``j`` are independent,
+    so the FP-add latency is hidden; every entry still sums over ``l`` in order."""
+    L = out.shape[1]
+    for i in range(p):
+        for j in range(i, p):
+            for k in range(L):
+                out[o0 + i * p + j, k] = 0.0
+        for l in range(p):
+            ra = a0 + i * p + l
+            for j in range(i, p):
+                rb = b0 + l * p + j
+                ro = o0 + i * p + j
+                for k in range(L):
+                    out[ro, k] += A[ra, k] * B[rb, k]
+    for i in range(p):
+        for j in range(i + 1, p):
+            for k in range(L):
+                out[o0 + j * p + i, k] = out[o0 + i * p + j, k]
+
+
+@njit(cache=True)
+def _prod(A, a0, n, m, B, b0, q, out, o0):  # pragma: no cover - compiled
+    """``(A @ B)`` for an (n x m) block of ``A`` and an (m x q) block of ``B``, into ``out``."""
+    L = out.shape[1]
+    for i in range(n):
+        for j in range(q):
+            for k in range(L):
+                out[o0 + i * q + j, k] = 0.0
+        for l in range(m):
+            ra = a0 + i * m + l
+            for j in range(q):
+                rb = b0 + l * q + j
+                ro = o0 + i * q + j
+                for k in range(L):
+                    out[ro, k] += A[ra, k] * B[rb, k]
+
+
+@njit(cache=True)
+def _sym_prod_t(A, a0, B, b0, p, s, out, o0):  # pragma: no cover - compiled
+    """Upper triangle and mirror of ``A @ B^T`` for (p x s) blocks, known to be symmetric
+    (``M M^T``, ``(M T) M^T``)."""
+    L = out.shape[1]
+    for i in range(p):
+        for j in range(i, p):
+            for k in range(L):
+                out[o0 + i * p + j, k] = 0.0
+        for r in range(s):
+            ra = a0 + i * s + r
+            for j in range(i, p):
+                rb = b0 + j * s + r
+                ro = o0 + i * p + j
+                for k in range(L):
+                    out[ro, k] += A[ra, k] * B[rb, k]
+    for i in range(p):
+        for j in range(i + 1, p):
+            for k in range(L):
+                out[o0 + j * p + i, k] = out[o0 + i * p + j, k]
+
+
+@njit(cache=True)
+def _sym_mm(A, B, out):  # pragma: no cover - compiled
+    """Upper triangle and mirror of ``A @ B`` for contiguous (p x p) matrices, known to be
+    symmetric. Four rows at a time along contiguous rows of ``B`` (from the block's first
+    column): each loaded ``B[l, j]`` serves four products and the loop over ``j`` vectorizes
+    without reassociating any sum (every entry sums over ``l`` in order)."""
+    n = A.shape[0]
+    i = 0
+    while i + 4 <= n:
+        m = n - i
+        o0 = out[i, i:]
+        o1 = out[i + 1, i:]
+        o2 = out[i + 2, i:]
+        o3 = out[i + 3, i:]
+        for j in range(m):
+            o0[j] = 0.0
+            o1[j] = 0.0
+            o2[j] = 0.0
+            o3[j] = 0.0
+        for l in range(n):
+            a0 = A[i, l]
+            a1 = A[i + 1, l]
+            a2 = A[i + 2, l]
+            a3 = A[i + 3, l]
+            b = B[l, i:]
+            for j in range(m):
+                bj = b[j]
+                o0[j] += a0 * bj
+                o1[j] += a1 * bj
+                o2[j] += a2 * bj
+                o3[j] += a3 * bj
+        i += 4
+    while i < n:
+        o0 = out[i, i:]
+        for j in range(n - i):
+            o0[j] = 0.0
+        for l in range(n):
+            a0 = A[i, l]
+            b = B[l, i:]
+            for j in range(n - i):
+                o0[j] += a0 * b[j]
+        i += 1
+    for i in range(n):
+        for j in range(i + 1, n):
+            out[j, i] = out[i, j]
 
 
 @njit(cache=True)
 def _mm(A, B, out):  # pragma: no cover - compiled
-    """out = A @ B for small dense matrices.
-
-    Four rows of ``out`` are accumulated at once along contiguous rows of ``B``: each loaded
-    ``B[l, j]`` serves four products and the inner loop vectorizes without reassociating any
-    sum (every element is summed over ``l`` in order). A dot-product loop order would chain each
-    element through one register at the FP-add latency, several times slower from p ~ 8 up.
-    """
+    """out = A @ B for small contiguous matrices, four rows at a time along contiguous rows of
+    ``B`` (every entry sums over the inner index in order)."""
     n, k = A.shape
     m = B.shape[1]
     i = 0
     while i + 4 <= n:
+        o0 = out[i]
+        o1 = out[i + 1]
+        o2 = out[i + 2]
+        o3 = out[i + 3]
         for j in range(m):
-            out[i, j] = 0.0
-            out[i + 1, j] = 0.0
-            out[i + 2, j] = 0.0
-            out[i + 3, j] = 0.0
+            o0[j] = 0.0
+            o1[j] = 0.0
+            o2[j] = 0.0
+            o3[j] = 0.0
         for l in range(k):
             a0 = A[i, l]
             a1 = A[i + 1, l]
             a2 = A[i + 2, l]
             a3 = A[i + 3, l]
+            b = B[l]
             for j in range(m):
-                b = B[l, j]
-                out[i, j] += a0 * b
-                out[i + 1, j] += a1 * b
-                out[i + 2, j] += a2 * b
-                out[i + 3, j] += a3 * b
+                bj = b[j]
+                o0[j] += a0 * bj
+                o1[j] += a1 * bj
+                o2[j] += a2 * bj
+                o3[j] += a3 * bj
         i += 4
     while i < n:
+        o0 = out[i]
         for j in range(m):
-            out[i, j] = 0.0
+            o0[j] = 0.0
         for l in range(k):
-            a = A[i, l]
+            a0 = A[i, l]
+            b = B[l]
             for j in range(m):
-                out[i, j] += a * B[l, j]
+                o0[j] += a0 * b[j]
         i += 1
 
 
 @njit(cache=True)
-def _mirror_upper(A):  # pragma: no cover - compiled
-    """Copy the upper triangle onto the lower: a product known to be symmetric is made exactly so."""
-    n = A.shape[0]
-    for i in range(n):
-        for j in range(i + 1, n):
-            A[j, i] = A[i, j]
-
-
-@njit(cache=True)
 def _sym_mmt(A, B, out):  # pragma: no cover - compiled
-    """out = A @ B.T when it is symmetric (A B^T = B A^T), inner dimension small: upper
-    triangle, mirrored."""
+    """out = A @ B.T when it is symmetric, inner dimension small: upper triangle, mirrored."""
     n, k = A.shape
     for i in range(n):
         for j in range(i, n):
@@ -81,98 +199,257 @@ def _sym_mmt(A, B, out):  # pragma: no cover - compiled
             out[j, i] = acc
 
 
-@njit(cache=True)
-def _trace(A):  # pragma: no cover - compiled
-    acc = 0.0
-    for i in range(A.shape[0]):
-        acc += A[i, i]
-    return acc
+#: From this width on an instance's right-hand side is evaluated on contiguous matrices, lane by
+#: lane (rows of p >= 16 numbers fill vectors); below it, across lanes.
+CONTIGUOUS_P = 16
+
+# Scratch rows of rhs_lanes after the matrices (each a row of lanes): traces, then coefficients.
+_TRQ, _TRT, _TRX, _TRQQ, _TRTT, _AQ, _AX, _AQQ, _AM, _AXQ, _AQ3, _BM, _BMT, _BQM = range(14)
+
+
+@njit(cache=True, inline="always")
+def _coefficients(trQ, trT, trX, trQQ, trTT, eta, noise, p, s):  # pragma: no cover - compiled
+    """The closed forms of docs/conventions.md sections 3.2-3.3 collected per matrix:
+    ``dM = bM M + bMT (M T) + bQM (Q M)`` and
+    ``dQ = aQ Q + aX X + aQQ (Q Q) + aM (M T M^T) + aXQ (X Q + Q X) + aQ3 (Q Q Q)``."""
+    a = trT / s - trQ / p
+    cM = 2.0 * eta / p
+    c1 = 4.0 * eta / p
+    c2 = 4.0 * eta * eta / (p * p)
+    cq = ((trT * trT + 2.0 * trTT) / (s * s) - 2.0 * (trT * trQ + 2.0 * trX) / (p * s)
+          + (trQ * trQ + 2.0 * trQQ) / (p * p))
+    return (
+        c1 * a + c2 * (cq + noise),
+        2.0 * c1 / s + c2 * (4.0 * trT / (s * s) - 4.0 * trQ / (p * s)),
+        -2.0 * c1 / p + c2 * (4.0 * trQ / (p * p) - 4.0 * trT / (p * s)),
+        8.0 * c2 / (s * s),
+        -8.0 * c2 / (p * s),
+        8.0 * c2 / (p * p),
+        cM * a,
+        2.0 * cM / s,
+        -2.0 * cM / p,
+    )
 
 
 @njit(cache=True)
-def _frob_inner(A, B):  # pragma: no cover - compiled
-    """tr(A B^T) = sum_ij A_ij B_ij."""
-    acc = 0.0
-    for i in range(A.shape[0]):
-        for j in range(A.shape[1]):
-            acc += A[i, j] * B[i, j]
-    return acc
+def rhs_rows(p, s):  # pragma: no cover - compiled
+    """Rows of the scratch block ``w`` of :func:`rhs_lanes` (at least twice the state's rows)."""
+    return 4 * p * p + 2 * p * s + 14
+
+
+@njit(cache=True)
+def _rhs_contiguous(y, T, eta, noise, p, s, out, w):  # pragma: no cover - compiled
+    """:func:`rhs_lanes` lane by lane on contiguous copies of each instance's matrices. The
+    block is transposed into (and the result out of) the scratch ``w`` row by row, so that the
+    strided side of each copy walks along cache lines shared by consecutive rows."""
+    L = out.shape[1]
+    pp = p * p
+    ns = pp + p * s
+    Yc = w[:ns].reshape(L, ns)
+    Oc = w[ns:2 * ns].reshape(L, ns)
+    for i in range(ns):
+        for k in range(L):
+            Yc[k, i] = y[i, k]
+    Tc = np.empty((s, s))
+    QQ = np.empty((p, p))
+    QQQ = np.empty((p, p))
+    X = np.empty((p, p))
+    MTMt = np.empty((p, p))
+    XQ = np.empty((p, p))
+    MT = np.empty((p, s))
+    QM = np.empty((p, s))
+    for k in range(L):
+        Q = Yc[k, :pp].reshape(p, p)
+        M = Yc[k, pp:].reshape(p, s)
+        dQ = Oc[k, :pp].reshape(p, p)
+        dM = Oc[k, pp:].reshape(p, s)
+        for r in range(s * s):
+            Tc[r // s, r % s] = T[r, k]
+        _sym_mm(Q, Q, QQ)
+        _sym_mm(Q, QQ, QQQ)
+        _sym_mmt(M, M, X)
+        _mm(M, Tc, MT)
+        _mm(Q, M, QM)
+        _sym_mmt(MT, M, MTMt)
+        for i in range(p):
+            for j in range(i, p):
+                xq = 0.0  # (X Q + Q X)_ij
+                for r in range(s):
+                    xq += M[i, r] * QM[j, r] + QM[i, r] * M[j, r]
+                XQ[i, j] = xq
+                XQ[j, i] = xq
+        trQ = 0.0
+        trX = 0.0
+        trQQ = 0.0
+        for i in range(p):
+            trQ += Q[i, i]
+            trX += X[i, i]
+            trQQ += QQ[i, i]
+        trT = 0.0
+        for r in range(s):
+            trT += Tc[r, r]
+        trTT = 0.0
+        for r in range(s * s):
+            trTT += T[r, k] * T[r, k]
+        aQ, aX, aQQ, aM, aXQ, aQ3, bM, bMT, bQM = _coefficients(trQ, trT, trX, trQQ, trTT, eta[k], noise[k], p, s)
+        for i in range(p):
+            for r in range(s):
+                dM[i, r] = bM * M[i, r] + bMT * MT[i, r] + bQM * QM[i, r]
+        # Whole rows (they vectorize): every matrix here is exactly symmetric, so is dQ.
+        for i in range(p):
+            q, x, qq, mtm, xqr, qqq, dq = Q[i], X[i], QQ[i], MTMt[i], XQ[i], QQQ[i], dQ[i]
+            for j in range(p):
+                dq[j] = aQ * q[j] + aX * x[j] + aQQ * qq[j] + aM * mtm[j] + aXQ * xqr[j] + aQ3 * qqq[j]
+    for i in range(ns):
+        for k in range(L):
+            out[i, k] = Oc[k, i]
+
+
+@njit(cache=True)
+def rhs_lanes(y, T, eta, noise, p, s, out, w):  # pragma: no cover - compiled
+    """dQ/dalpha, dM/dalpha (docs/conventions.md section 3) for a block of instances (lanes).
+
+    ``y`` (p^2 + p pstar, lanes) holds ``Q, M`` (module docstring), ``T`` (pstar^2, lanes),
+    ``eta`` and ``noise`` (lanes,) the learning rates and label-noise variances; ``out`` gets the
+    derivatives in the layout of ``y``; ``w`` (:func:`rhs_rows`, lanes) is scratch, allocated once
+    per integration rather than per call. ``Q`` and ``T`` are taken as symmetric and ``dQ`` is
+    returned exactly symmetric, so a symmetric ``Q`` stays so along a trajectory. The two
+    (p x p) products ``Q Q`` and ``Q (Q Q)`` (upper triangles: p^2 (p + 1) multiply-adds
+    together) are the only O(p^3) work; ``X Q`` enters only as ``X Q + Q X = M (Q M)^T + (Q M) M^T``,
+    which costs O(p^2 p*). The closed forms of sections 3.2-3.3 are collected into one coefficient
+    per matrix and lane (:func:`_coefficients`).
+
+    Label noise of variance ``noise`` adds ``noise Q`` to ``E[(y_noisy - yhat)^2 lambda lambda^T]``
+    (section 3.3: an independent centred label term, whose cross terms average to zero).
+    """
+    if p >= CONTIGUOUS_P:
+        _rhs_contiguous(y, T, eta, noise, p, s, out, w)
+        return
+    L = out.shape[1]
+    pp = p * p
+    ps = p * s
+    QQ = 0
+    QQQ = pp
+    X = 2 * pp
+    MTMt = 3 * pp
+    MT = 4 * pp
+    QM = 4 * pp + ps
+    SC = 4 * pp + 2 * ps
+    _sym_prod(y, 0, y, 0, p, w, QQ)
+    _sym_prod(y, 0, w, QQ, p, w, QQQ)
+    _sym_prod_t(y, pp, y, pp, p, s, w, X)
+    _prod(y, pp, p, s, T, 0, s, w, MT)
+    _prod(y, 0, p, p, y, pp, s, w, QM)
+    _sym_prod_t(w, MT, y, pp, p, s, w, MTMt)
+
+    for c in range(5):
+        for k in range(L):
+            w[SC + c, k] = 0.0
+    for i in range(p):
+        for k in range(L):
+            w[SC + _TRQ, k] += y[i * p + i, k]
+            w[SC + _TRX, k] += w[X + i * p + i, k]
+            w[SC + _TRQQ, k] += w[QQ + i * p + i, k]
+    for r in range(s):
+        for k in range(L):
+            w[SC + _TRT, k] += T[r * s + r, k]
+    for r in range(s * s):
+        for k in range(L):
+            w[SC + _TRTT, k] += T[r, k] * T[r, k]
+    for k in range(L):
+        cf = _coefficients(w[SC + _TRQ, k], w[SC + _TRT, k], w[SC + _TRX, k], w[SC + _TRQQ, k],
+                           w[SC + _TRTT, k], eta[k], noise[k], p, s)
+        for c in range(9):
+            w[SC + _AQ + c, k] = cf[c]
+
+    for i in range(ps):
+        for k in range(L):
+            out[pp + i, k] = (w[SC + _BM, k] * y[pp + i, k] + w[SC + _BMT, k] * w[MT + i, k]
+                              + w[SC + _BQM, k] * w[QM + i, k])
+    for kk in range(p):
+        for l in range(kk, p):
+            row = kk * p + l
+            for k in range(L):
+                xq = 0.0  # (X Q + Q X)_kl
+                for r in range(s):
+                    xq += (y[pp + kk * s + r, k] * w[QM + l * s + r, k]
+                           + w[QM + kk * s + r, k] * y[pp + l * s + r, k])
+                out[row, k] = (w[SC + _AQ, k] * y[row, k] + w[SC + _AX, k] * w[X + row, k]
+                               + w[SC + _AQQ, k] * w[QQ + row, k] + w[SC + _AM, k] * w[MTMt + row, k]
+                               + w[SC + _AXQ, k] * xq + w[SC + _AQ3, k] * w[QQQ + row, k])
+                out[l * p + kk, k] = out[row, k]
+
+
+@njit(cache=True)
+def risk_lanes(y, T, p, s, lo, hi, acc, out):  # pragma: no cover - compiled
+    """Population risk eps(Q, M, T) (docs/conventions.md section 2) of lanes ``lo..hi-1`` of a
+    block into ``out``; ``acc`` (5, lanes) is scratch. A lane's value does not depend on the range
+    it is computed in (the whole block at once, or alone)."""
+    pp = p * p
+    for c in range(5):
+        for k in range(lo, hi):
+            acc[c, k] = 0.0
+    for i in range(p):
+        for k in range(lo, hi):
+            acc[0, k] += y[i * p + i, k]
+    for r in range(s):
+        for k in range(lo, hi):
+            acc[1, k] += T[r * s + r, k]
+    # Q and T are symmetric, so tr(QQ) = sum Q_ij^2, tr(MM^T) = sum M_ij^2.
+    for i in range(pp):
+        for k in range(lo, hi):
+            acc[2, k] += y[i, k] * y[i, k]
+    for i in range(s * s):
+        for k in range(lo, hi):
+            acc[3, k] += T[i, k] * T[i, k]
+    for i in range(pp, pp + p * s):
+        for k in range(lo, hi):
+            acc[4, k] += y[i, k] * y[i, k]
+    for k in range(lo, hi):
+        trQ = acc[0, k]
+        trT = acc[1, k]
+        teacher = (trT * trT + 2.0 * acc[3, k]) / (s * s)
+        student = (trQ * trQ + 2.0 * acc[2, k]) / (p * p)
+        cross = 2.0 * (trQ * trT + 2.0 * acc[4, k]) / (p * s)
+        out[k] = 0.5 * (teacher + student - cross)
+
+
+@njit(cache=True)
+def risk_lane(y, T, k, p, s):  # pragma: no cover - compiled
+    """:func:`risk_lanes` of lane ``k`` alone."""
+    L = y.shape[1]
+    acc = np.empty((5, L))
+    out = np.empty(L)
+    risk_lanes(y, T, p, s, k, k + 1, acc, out)
+    return out[k]
+
+
+@njit(cache=True)
+def pack_lanes(Q, M, T, b, k, y, Tl):  # pragma: no cover - compiled
+    """Load instance ``b`` of flat batches ``Q (n, p, p)``, ``M (n, p, pstar)``, ``T (n, pstar,
+    pstar)`` into lane ``k`` of the blocks ``y`` and ``Tl``."""
+    p = Q.shape[1]
+    s = T.shape[1]
+    pp = p * p
+    for i in range(p):
+        for j in range(p):
+            y[i * p + j, k] = Q[b, i, j]
+        for r in range(s):
+            y[pp + i * s + r, k] = M[b, i, r]
+    for r in range(s):
+        for t in range(s):
+            Tl[r * s + t, k] = T[b, r, t]
 
 
 @njit(cache=True)
 def risk1(Q, M, T):  # pragma: no cover - compiled
-    """Population risk eps(Q, M, T) (docs/conventions.md section 2) for one instance."""
+    """Population risk of one instance ``Q (p, p)``, ``M (p, pstar)``, ``T (pstar, pstar)``."""
     p = Q.shape[0]
     s = T.shape[0]
-    trQ = _trace(Q)
-    trT = _trace(T)
-    # Q and T are symmetric, so tr(QQ) = sum Q_ij^2, tr(MM^T) = sum M_ij^2.
-    teacher = (trT * trT + 2.0 * _frob_inner(T, T)) / (s * s)
-    student = (trQ * trQ + 2.0 * _frob_inner(Q, Q)) / (p * p)
-    cross = 2.0 * (trQ * trT + 2.0 * _frob_inner(M, M)) / (p * s)
-    return 0.5 * (teacher + student - cross)
-
-
-@njit(cache=True)
-def rhs1(Q, M, T, eta, dQ, dM, wpp, wps):  # pragma: no cover - compiled
-    """dQ/dalpha, dM/dalpha (docs/conventions.md section 3) for one instance.
-
-    ``Q`` and ``T`` are taken as symmetric (only their products are used, not a check) and
-    ``dQ`` is returned exactly symmetric, so a symmetric ``Q`` stays so along a trajectory.
-    The two (p x p) products ``QQ`` and ``Q QQ`` are the only O(p^3) work; ``X Q`` enters only
-    as ``X Q + Q X = M (Q M)^T + (Q M) M^T``, which costs O(p^2 p*) instead.
-
-    ``wpp`` (4, p, p) and ``wps`` (2, p, pstar) are scratch: passing them in keeps the
-    integrator's inner loop free of allocations, and their leading-index slices are C-ordered
-    matrices, which the compiled products need to vectorize.
-    """
-    p = Q.shape[0]
-    s = T.shape[0]
-    QQ = wpp[0]
-    QQQ = wpp[1]
-    X = wpp[2]
-    MTMt = wpp[3]
-    MT = wps[0]
-    QM = wps[1]
-    _mm(Q, Q, QQ)
-    _mirror_upper(QQ)
-    _mm(Q, QQ, QQQ)
-    _mirror_upper(QQQ)
-    _sym_mmt(M, M, X)
-    _mm(M, T, MT)
-    _mm(Q, M, QM)
-    _sym_mmt(MT, M, MTMt)
-
-    trQ = _trace(Q)
-    trT = _trace(T)
-    trX = _trace(X)
-    trQQ = _trace(QQ)
-    trTT = _frob_inner(T, T)
-    a = trT / s - trQ / p
-
-    cM = 2.0 * eta / p
-    for k in range(p):
-        for r in range(s):
-            dM[k, r] = cM * (a * M[k, r] + 2.0 * (MT[k, r] / s - QM[k, r] / p))
-
-    c1 = 4.0 * eta / p
-    c2 = 4.0 * eta * eta / (p * p)
-    tt_Q = (trT * trT + 2.0 * trTT) / (s * s)
-    st_Q = -2.0 * (trT * trQ + 2.0 * trX) / (p * s)
-    ss_Q = (trQ * trQ + 2.0 * trQQ) / (p * p)
-    for k in range(p):
-        for l in range(k, p):
-            XQ_sym = 0.0  # (X Q + Q X)_kl
-            for r in range(s):
-                XQ_sym += M[k, r] * QM[l, r] + QM[k, r] * M[l, r]
-            e2 = a * Q[k, l] + 2.0 * (X[k, l] / s - QQ[k, l] / p)
-            tt = tt_Q * Q[k, l] + (4.0 * trT * X[k, l] + 8.0 * MTMt[k, l]) / (s * s)
-            st = st_Q * Q[k, l] - 2.0 * (
-                2.0 * trQ * X[k, l] + 2.0 * trT * QQ[k, l] + 4.0 * XQ_sym
-            ) / (p * s)
-            ss = ss_Q * Q[k, l] + (4.0 * trQ * QQ[k, l] + 8.0 * QQQ[k, l]) / (p * p)
-            dQ[k, l] = c1 * e2 + c2 * (tt + st + ss)
-            dQ[l, k] = dQ[k, l]
+    y = np.empty((p * p + p * s, 1))
+    Tl = np.empty((s * s, 1))
+    pack_lanes(Q.reshape(1, p, p), M.reshape(1, p, s), T.reshape(1, s, s), 0, 0, y, Tl)
+    return risk_lane(y, Tl, 0, p, s)
 
 
 @njit(cache=True)
@@ -182,13 +459,62 @@ def risk_batch(Q, M, T, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def rhs_batch(Q, M, T, eta, dQ, dM):  # pragma: no cover - compiled
-    p = Q.shape[1]
-    s = T.shape[1]
-    wpp = np.empty((4, p, p))
-    wps = np.empty((2, p, s))
-    for b in range(Q.shape[0]):
-        rhs1(Q[b], M[b], T[b], eta[b], dQ[b], dM[b], wpp, wps)
+def _rhs_batch(Q, M, T, eta, noise, dQ, dM):  # pragma: no cover - compiled
+    n, p, s = M.shape
+    pp = p * p
+    L = max(1, min(LANES, n))
+    y = np.zeros((pp + p * s, L))
+    Tl = np.zeros((s * s, L))
+    e = np.zeros(L)
+    nz = np.zeros(L)
+    out = np.empty_like(y)
+    w = np.empty((rhs_rows(p, s), L))
+    for b0 in range(0, n, L):
+        m = min(L, n - b0)
+        for k in range(m):
+            pack_lanes(Q, M, T, b0 + k, k, y, Tl)
+            e[k] = eta[b0 + k]
+            nz[k] = noise[b0 + k]
+        rhs_lanes(y, Tl, e, nz, p, s, out, w)
+        for k in range(m):
+            for i in range(p):
+                for j in range(p):
+                    dQ[b0 + k, i, j] = out[i * p + j, k]
+                for r in range(s):
+                    dM[b0 + k, i, r] = out[pp + i * s + r, k]
+
+
+def rhs_batch(
+    Q: NDArray[np.float64], M: NDArray[np.float64], T: NDArray[np.float64], eta: NDArray[np.float64],
+    dQ: NDArray[np.float64], dM: NDArray[np.float64], noise: NDArray[np.float64] | None = None,
+) -> None:
+    """dQ/dalpha, dM/dalpha of flat batches (``Q (n, p, p)``, ``M (n, p, pstar)``, ``T (n, pstar,
+    pstar)``, ``eta (n,)``, ``noise (n,)``, zero by default) into ``dQ``, ``dM``: lane blocks of
+    :func:`rhs_lanes`, so an instance's numbers do not depend on its batch."""
+    n, p, s = M.shape
+    nz = np.zeros(n) if noise is None else noise
+    _rhs_batch(Q, M, T, eta, nz, dQ, dM)
+
+
+def split_noise(eta: ArrayLike, noise: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Check the label-noise variance ``noise`` (finite, >= 0) and broadcast ``eta`` against its
+    shape, so that :func:`flatten_batch` sees the batch shape both imply. ``ValueError`` names
+    ``noise``."""
+    nz = np.asarray(noise, dtype=np.float64)
+    if not np.all(np.isfinite(nz)) or np.any(nz < 0):
+        bad = nz[~(np.isfinite(nz) & (nz >= 0))]
+        raise ValueError(f"noise must be a finite variance >= 0; got {bad[:4].tolist()}")
+    e = np.asarray(eta, dtype=np.float64)
+    try:
+        shape = np.broadcast_shapes(e.shape, nz.shape)
+    except ValueError as err:
+        raise ValueError(f"noise of shape {nz.shape} does not broadcast against eta of shape {e.shape}") from err
+    return np.broadcast_to(e, shape), nz
+
+
+def flat_noise(noise: NDArray[np.float64], batch: tuple[int, ...]) -> NDArray[np.float64]:
+    """``noise`` (from :func:`split_noise`) broadcast to ``batch`` and flattened, C-contiguous."""
+    return np.ascontiguousarray(np.broadcast_to(noise, batch)).reshape(-1)
 
 
 #: Relative tolerance of the symmetry of ``Q`` and ``T`` and of the positive semi-definiteness of

@@ -1,15 +1,19 @@
 """Batched integration of the order-parameter ODEs (docs/conventions.md section 3).
 
-Each batch member is integrated independently by an adaptive Dormand-Prince 5(4) scheme with
-its own step size, compiled with numba; steps are clamped to land exactly on the requested
-``alpha`` grid, so recorded values are integrator states, not interpolants. Members differ by
-orders of magnitude in how long they take (a diverging member stops at once, a member near
-``eta_opt`` may cross the plateau in few steps), so a per-member step size is cheaper than a
-common one and keeps every member's result independent of its batch companions.
+Members are integrated by an adaptive Dormand-Prince 5(4) scheme, compiled with numba, in
+blocks of :data:`quadsgd._kernels.LANES` members advanced together: the state of a block is
+stored with the member index innermost, so the right-hand side and the stage sums run in SIMD
+lanes. Every member still has its own step size, error control, status and stopping time (members
+differ by orders of magnitude in how long they take: a diverging member stops at once, a member
+near ``eta_opt`` may cross the plateau in few steps); a member that stops frees its lane for the
+next member of the batch. No arithmetic mixes lanes, so a member's numbers are bit-identical alone
+or in any batch, in any lane.
 
-The escape time is located by an event: inside the accepted step that crosses the threshold,
-the state is interpolated (cubic Hermite from the two end states and derivatives, which the
-FSAL scheme provides) and the crossing is found by bisection.
+Steps are not cut at the recording grid: grid points and the escape crossing are read from the
+scheme's continuous extension (the 4th-order dense output of Dormand and Prince, as in Hairer,
+Norsett and Wanner, "Solving ODEs I", section II.6, and scipy's ``RK45``) inside each accepted
+step; only the last step ends exactly at ``alpha_max``. The crossing of the escape threshold is
+located by bisection on that extension.
 """
 
 from __future__ import annotations
@@ -24,7 +28,17 @@ from numba import njit
 from numpy.typing import ArrayLike
 
 from quadsgd import __version__, _validate
-from quadsgd._kernels import flatten_batch, rhs1, risk1
+from quadsgd._kernels import (
+    LANES,
+    flat_noise,
+    flatten_batch,
+    pack_lanes,
+    rhs_lanes,
+    rhs_rows,
+    risk_lane,
+    risk_lanes,
+    split_noise,
+)
 from quadsgd.grids import log_alpha_grid
 from quadsgd.schema import check_batch_dims, trajectory_dataset
 from quadsgd.status import Status
@@ -34,7 +48,11 @@ __all__ = ["integrate", "DEFAULTS"]
 
 #: Default tolerances and stopping rules of :func:`integrate` (documented in the README).
 DEFAULTS: dict[str, float] = {
-    "rtol": 1e-8,
+    # 3e-10, not 1e-8: with dense output the steps no longer end on every grid point, and at 1e-8
+    # the risk's error against a DOP853 reference (rtol 1e-12) grew to 1.3e-7 on the default
+    # sweep's members (5e-9 when steps landed on the grid); at 3e-10 it is at most 8e-9 there,
+    # for 1.27x the steps (docs/performance.md, dense output).
+    "rtol": 3e-10,
     "atol": 1e-11,
     "risk_floor": 1e-12,  # converged (zero error): risk below this
     "settled_risk": 1e-6,  # settled at alpha_max: risk above this and falling slower than 1/alpha
@@ -57,229 +75,293 @@ _A[4, :4] = [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729]
 _A[5, :5] = [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656]
 _A[6, :6] = [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84]
 _E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40])
+# Dense output: y(t + theta h) = y(t) + h sum_j K_j sum_m _P[j, m] theta^(m+1), 4th order in h.
+_P = np.array([
+    [1.0, -8048581381 / 2820520608, 8663915743 / 2820520608, -12715105075 / 11282082432],
+    [0.0, 0.0, 0.0, 0.0],
+    [0.0, 131558114200 / 32700410799, -68118460800 / 10900136933, 87487479700 / 32700410799],
+    [0.0, -1754552775 / 470086768, 14199869525 / 1410260304, -10690763975 / 1880347072],
+    [0.0, 127303824393 / 49829197408, -318862633887 / 49829197408, 701980252875 / 199316789632],
+    [0.0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
+    [0.0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
+])
 
 
 @njit(cache=True)
-def _f(y, T, eta, p, s, out, wpp, wps):  # pragma: no cover - compiled
-    pp = p * p
-    rhs1(y[:pp].reshape(p, p), y[pp:].reshape(p, s), T, eta,
-          out[:pp].reshape(p, p), out[pp:].reshape(p, s), wpp, wps)
-
-
-@njit(cache=True)
-def _state_risk(y, T, p, s):  # pragma: no cover - compiled
-    pp = p * p
-    return risk1(y[:pp].reshape(p, p), y[pp:].reshape(p, s), T)
-
-
-@njit(cache=True)
-def _risk_rate(y, f, T, p, s):  # pragma: no cover - compiled
-    """d(risk)/dalpha along ``f``: the gradient of the risk of section 2 (a quadratic in Q, M)
-    is ``(trQ I + 2Q)/p^2 - trT I/(p p*)`` in Q and ``-4 M/(p p*)`` in M."""
+def _risk_rate(y, f, T, k, p, s):  # pragma: no cover - compiled
+    """d(risk)/dalpha of lane ``k`` along ``f``: the gradient of the risk of section 2 (a quadratic
+    in Q, M) is ``(trQ I + 2Q)/p^2 - trT I/(p p*)`` in Q and ``-4 M/(p p*)`` in M."""
     pp = p * p
     trQ = 0.0
-    for k in range(p):
-        trQ += y[k * p + k]
+    for i in range(p):
+        trQ += y[i * p + i, k]
     trT = 0.0
     for r in range(s):
-        trT += T[r, r]
+        trT += T[r * s + r, k]
     out = 0.0
-    for k in range(p):
-        for l in range(p):
-            g = 2.0 * y[k * p + l] / pp
-            if k == l:
+    for i in range(p):
+        for j in range(p):
+            g = 2.0 * y[i * p + j, k] / pp
+            if i == j:
                 g += trQ / pp - trT / (p * s)
-            out += g * f[k * p + l]
+            out += g * f[i * p + j, k]
     for i in range(p * s):
-        out -= 4.0 * y[pp + i] / (p * s) * f[pp + i]
+        out -= 4.0 * y[pp + i, k] / (p * s) * f[pp + i, k]
     return out
 
 
 @njit(cache=True)
-def _hermite(y0, f0, y1, f1, h, theta, out):  # pragma: no cover - compiled
-    t2 = theta * theta
-    t3 = t2 * theta
-    h00 = 2 * t3 - 3 * t2 + 1
-    h10 = t3 - 2 * t2 + theta
-    h01 = -2 * t3 + 3 * t2
-    h11 = t3 - t2
-    for i in range(y0.shape[0]):
-        out[i] = h00 * y0[i] + h10 * h * f0[i] + h01 * y1[i] + h11 * h * f1[i]
+def _dense(y, K, h, theta, k, P, out):  # pragma: no cover - compiled
+    """Lane ``k`` of the continuous extension at ``t + theta h`` into lane ``k`` of ``out``."""
+    b0 = theta * (P[0, 0] + theta * (P[0, 1] + theta * (P[0, 2] + theta * P[0, 3])))
+    b2 = theta * (P[2, 0] + theta * (P[2, 1] + theta * (P[2, 2] + theta * P[2, 3])))
+    b3 = theta * (P[3, 0] + theta * (P[3, 1] + theta * (P[3, 2] + theta * P[3, 3])))
+    b4 = theta * (P[4, 0] + theta * (P[4, 1] + theta * (P[4, 2] + theta * P[4, 3])))
+    b5 = theta * (P[5, 0] + theta * (P[5, 1] + theta * (P[5, 2] + theta * P[5, 3])))
+    b6 = theta * (P[6, 0] + theta * (P[6, 1] + theta * (P[6, 2] + theta * P[6, 3])))
+    for i in range(y.shape[0]):
+        out[i, k] = y[i, k] + h * (b0 * K[0, i, k] + b2 * K[2, i, k] + b3 * K[3, i, k] + b4 * K[4, i, k]
+                                   + b5 * K[5, i, k] + b6 * K[6, i, k])
 
 
 @njit(cache=True)
-def _integrate_member(
-    Q0, M0, T, eta, grid, rtol, atol, risk_floor, settled_risk, div_trace, threshold,
-    max_steps, keep_traj, out_Q, out_M, out_risk, A, E,
-):  # pragma: no cover - compiled
-    """Integrate one member; fills its output rows, returns (status, alpha_escape, alpha_stop, steps)."""
-    p = Q0.shape[0]
-    s = T.shape[0]
+def _record(b, g, state, k, r, keep_traj, p, s, out_Q, out_M, out_risk):  # pragma: no cover - compiled
     pp = p * p
-    n = pp + p * s
-    G = grid.shape[0]
-    wpp = np.empty((4, p, p))
-    wps = np.empty((2, p, s))
-    y = np.empty(n)
-    y[:pp] = Q0.ravel()
-    y[pp:] = M0.ravel()
-    K = np.empty((7, n))
-    ytmp = np.empty(n)
-    ynew = np.empty(n)
-    evec = np.empty(n)
-    _f(y, T, eta, p, s, K[0], wpp, wps)
-
-    def record(gi, state, r):
-        out_risk[gi] = r
-        if keep_traj:
-            out_Q[gi] = state[:pp].reshape(p, p)
-            out_M[gi] = state[pp:].reshape(p, s)
-
-    r_now = _state_risk(y, T, p, s)
-    record(0, y, r_now)
-    escaped = r_now <= threshold
-    alpha_escape = 0.0 if escaped else np.nan
-
-    # Initial step: 1% of the state's scale over its rate of change.
-    d0 = 0.0
-    d1 = 0.0
-    for i in range(n):
-        sc = atol + rtol * abs(y[i])
-        d0 += (y[i] / sc) ** 2
-        d1 += (K[0, i] / sc) ** 2
-    d0 = math.sqrt(d0 / n)
-    d1 = math.sqrt(d1 / n)
-    h = 0.01 * d0 / d1 if d0 > 1e-5 and d1 > 1e-5 else 1e-6
-    h = min(h, grid[G - 1])
-
-    t = 0.0
-    gi = 1
-    steps = 0
-    status = _RUNNING
-    while gi < G:
-        if steps >= max_steps:
-            status = _MAX_STEPS
-            break
-        target = grid[gi]
-        h_try = min(h, target - t)
-        lands = h_try >= target - t
-        # Stage sums run along the state (contiguous rows of K), which vectorizes; each
-        # element still adds its terms in stage order, so results are those of a per-element loop.
-        for st in range(1, 7):
-            ytmp[:] = y
-            for j in range(st):
-                c = h_try * A[st, j]
-                for i in range(n):
-                    ytmp[i] += c * K[j, i]
-            _f(ytmp, T, eta, p, s, K[st], wpp, wps)
-        evec[:] = 0.0
-        for j in range(7):
-            for i in range(n):
-                evec[i] += E[j] * K[j, i]
-        err = 0.0
-        finite = True
-        for i in range(n):
-            ynew[i] = ytmp[i]  # stage 7 is evaluated at the 5th-order solution (FSAL)
-            sc = atol + rtol * max(abs(y[i]), abs(ynew[i]))
-            err += (h_try * evec[i] / sc) ** 2
-            if not math.isfinite(ynew[i]) or not math.isfinite(K[6, i]):
-                finite = False
-        err = math.sqrt(err / n)
-        if not finite or not math.isfinite(err):
-            h = 0.2 * h_try
-            if h < 1e-12 * max(t, 1.0):
-                status = _DIVERGED
-                break
-            continue
-        if err > 1.0:
-            h = h_try * max(0.2, 0.9 * err ** -0.2)
-            if h < 1e-12 * max(t, 1.0):
-                status = _DIVERGED
-                break
-            continue
-        # Accepted.
-        steps += 1
-        t_new = target if lands else t + h_try
-        r_new = _state_risk(ynew, T, p, s)
-        if not escaped and r_new <= threshold:
-            lo = 0.0
-            hi = 1.0
-            for _ in range(60):
-                mid = 0.5 * (lo + hi)
-                _hermite(y, K[0], ynew, K[6], h_try, mid, ytmp)
-                if _state_risk(ytmp, T, p, s) <= threshold:
-                    hi = mid
-                else:
-                    lo = mid
-            alpha_escape = t + hi * h_try
-            escaped = True
-        t = t_new
-        y[:] = ynew
-        K[0] = K[6]
-        if lands:
-            record(gi, y, r_new)
-            gi += 1
-        trQ = 0.0
-        for k in range(p):
-            trQ += y[k * p + k]
-        if not math.isfinite(trQ) or trQ > div_trace * p:
-            status = _DIVERGED
-            break
-        if r_new <= risk_floor:
-            status = _CONVERGED
-            break
-        fac = min(5.0, max(0.2, 0.9 * err ** -0.2)) if err > 0 else 5.0
-        h = max(h, h_try * fac) if lands else h_try * fac
-
-    if status == _DIVERGED:
-        for g in range(gi, G):
-            out_risk[g] = np.nan
-            if keep_traj:
-                out_Q[g] = np.nan
-                out_M[g] = np.nan
-        y[:] = np.nan
-    elif status == _CONVERGED:
-        r_last = _state_risk(y, T, p, s)
-        for g in range(gi, G):
-            record(g, y, r_last)
-    elif status == _MAX_STEPS:
-        for g in range(gi, G):
-            out_risk[g] = np.nan
-            if keep_traj:
-                out_Q[g] = np.nan
-                out_M[g] = np.nan
-    elif escaped:
-        # At alpha_max: still descending towards zero error if the risk falls at least as fast
-        # as 1/alpha (-d log risk / d log alpha >= 1). Towards zero error it falls exponentially
-        # (p = p*) or as alpha^-2 (p > p*, algebraic approach of the student noise); towards a
-        # finite-risk fixed point the exponent goes to 0.
-        r_last = _state_risk(y, T, p, s)
-        slope = -t * _risk_rate(y, K[0], T, p, s) / r_last
-        # A risk already below settled_risk is on its way to zero error whatever its slope: from a
-        # tiny student noise q the algebraic decay needs alpha ~ 1/q before it shows.
-        status = _SETTLED if slope < 1.0 and r_last > settled_risk else _ESCAPED
-    else:
-        status = _CENSORED
-    if not keep_traj:
-        out_Q[0] = y[:pp].reshape(p, p)
-        out_M[0] = y[pp:].reshape(p, s)
-    return status, alpha_escape, t, steps
+    out_risk[b, g] = r
+    if keep_traj:
+        for i in range(p):
+            for j in range(p):
+                out_Q[b, g, i, j] = state[i * p + j, k]
+            for j in range(s):
+                out_M[b, g, i, j] = state[pp + i * s + j, k]
 
 
 @njit(cache=True, nogil=True)
-def _integrate_batch(
-    Q0, M0, T, eta, grid, rtol, atol, risk_floor, settled_risk, div_trace, threshold,
-    max_steps, keep_traj, out_Q, out_M, out_risk, status, alpha_escape, alpha_stop, steps, A, E,
+def _integrate_block(
+    Q0, M0, T, eta, noise, threshold, grid, rtol, atol, risk_floor, settled_risk, div_trace,
+    max_steps, keep_traj, out_Q, out_M, out_risk, status, alpha_escape, alpha_stop, steps, A, E, P,
 ):  # pragma: no cover - compiled
-    for b in range(Q0.shape[0]):
-        st, ae, ast, ns = _integrate_member(
-            Q0[b], M0[b], T[b], eta[b], grid, rtol, atol, risk_floor, settled_risk, div_trace,
-            threshold[b], max_steps, keep_traj, out_Q[b], out_M[b], out_risk[b], A, E,
-        )
-        status[b] = st
-        alpha_escape[b] = ae
-        alpha_stop[b] = ast
-        steps[b] = ns
+    """Integrate every member of the flat batch, ``L`` at a time; fills the output rows."""
+    n, p, s = M0.shape
+    pp = p * p
+    ns = pp + p * s
+    G = grid.shape[0]
+    tmax = grid[G - 1]
+    L = max(1, min(LANES, n))  # no idle lanes for a batch smaller than a block
+    y = np.zeros((ns, L))
+    K = np.zeros((7, ns, L))
+    ytmp = np.zeros((ns, L))
+    yint = np.zeros((ns, L))
+    racc = np.zeros((5, L))
+    r_new = np.zeros(L)
+    accepted = np.zeros(L, dtype=np.bool_)
+    Tl = np.zeros((s * s, L))
+    et = np.zeros(L)
+    nz = np.zeros(L)
+    w = np.zeros((rhs_rows(p, s), L))
+    member = np.full(L, -1)
+    t = np.zeros(L)
+    h = np.zeros(L)
+    hs = np.zeros(L)
+    c = np.zeros(L)
+    err = np.zeros(L)
+    fin = np.zeros(L)
+    gi = np.zeros(L, dtype=np.int64)
+    nst = np.zeros(L, dtype=np.int64)
+    escaped = np.zeros(L, dtype=np.bool_)
+    fresh = np.zeros(L, dtype=np.bool_)
+    lane_status = np.full(L, _RUNNING)
+    nxt = 0
+    active = 0
+    while True:
+        # Free lanes take the next members; their first derivative comes from one block evaluation.
+        any_fresh = False
+        for k in range(L):
+            fresh[k] = False
+            if member[k] < 0 and nxt < n:
+                b = nxt
+                nxt += 1
+                member[k] = b
+                active += 1
+                pack_lanes(Q0, M0, T, b, k, y, Tl)
+                et[k] = eta[b]
+                nz[k] = noise[b]
+                t[k] = 0.0
+                gi[k] = 1
+                nst[k] = 0
+                lane_status[k] = _RUNNING
+                r0 = risk_lane(y, Tl, k, p, s)
+                _record(b, 0, y, k, r0, keep_traj, p, s, out_Q, out_M, out_risk)
+                escaped[k] = r0 <= threshold[b]
+                alpha_escape[b] = 0.0 if escaped[k] else np.nan
+                fresh[k] = True
+                any_fresh = True
+        if any_fresh:
+            rhs_lanes(y, Tl, et, nz, p, s, ytmp, w)
+            for k in range(L):
+                if fresh[k]:
+                    # Initial step: 1% of the state's scale over its rate of change.
+                    d0 = 0.0
+                    d1 = 0.0
+                    for i in range(ns):
+                        K[0, i, k] = ytmp[i, k]
+                        sc = atol + rtol * abs(y[i, k])
+                        d0 += (y[i, k] / sc) ** 2
+                        d1 += (K[0, i, k] / sc) ** 2
+                    d0 = math.sqrt(d0 / ns)
+                    d1 = math.sqrt(d1 / ns)
+                    h[k] = 0.01 * d0 / d1 if d0 > 1e-5 and d1 > 1e-5 else 1e-6
+                    h[k] = min(h[k], tmax)
+                    if G == 1:
+                        lane_status[k] = _CENSORED  # nothing to integrate; decided at the end below
+                    elif max_steps <= 0:
+                        lane_status[k] = _MAX_STEPS
+        if active == 0:
+            break
+
+        for k in range(L):
+            hs[k] = min(h[k], tmax - t[k]) if member[k] >= 0 and lane_status[k] == _RUNNING else 0.0
+        # Stage sums: each element adds its terms in stage order, lane by lane.
+        for st in range(1, 7):
+            for i in range(ns):
+                for k in range(L):
+                    ytmp[i, k] = y[i, k]
+            for j in range(st):
+                for k in range(L):
+                    c[k] = hs[k] * A[st, j]
+                for i in range(ns):
+                    for k in range(L):
+                        ytmp[i, k] += c[k] * K[j, i, k]
+            rhs_lanes(ytmp, Tl, et, nz, p, s, K[st], w)
+        for k in range(L):
+            err[k] = 0.0
+            fin[k] = 0.0
+        for i in range(ns):
+            for k in range(L):
+                ev = 0.0
+                for j in range(7):
+                    ev += E[j] * K[j, i, k]
+                # stage 7 is evaluated at the 5th-order solution (FSAL)
+                sc = atol + rtol * max(abs(y[i, k]), abs(ytmp[i, k]))
+                d = hs[k] * ev / sc
+                err[k] += d * d
+                fin[k] += 0.0 * ytmp[i, k] + 0.0 * K[6, i, k]  # NaN unless all finite
+
+        # The risk at every lane's 5th-order solution, for its events (one pass over the block).
+        risk_lanes(ytmp, Tl, p, s, 0, L, racc, r_new)
+
+        # Each lane's own decision; y still holds the step's start, ytmp its end.
+        for k in range(L):
+            accepted[k] = False
+            b = member[k]
+            if b < 0 or lane_status[k] != _RUNNING:
+                continue
+            e = math.sqrt(err[k] / ns)
+            if fin[k] != 0.0 or not math.isfinite(e):
+                h[k] = 0.2 * hs[k]
+                if h[k] < 1e-12 * max(t[k], 1.0):
+                    lane_status[k] = _DIVERGED
+                continue
+            if e > 1.0:
+                h[k] = hs[k] * max(0.2, 0.9 * e ** -0.2)
+                if h[k] < 1e-12 * max(t[k], 1.0):
+                    lane_status[k] = _DIVERGED
+                continue
+            accepted[k] = True
+            nst[k] += 1
+            t_new = tmax if hs[k] >= tmax - t[k] else t[k] + hs[k]
+            while gi[k] < G and grid[gi[k]] <= t_new:
+                if grid[gi[k]] == t_new:
+                    _record(b, gi[k], ytmp, k, r_new[k], keep_traj, p, s, out_Q, out_M, out_risk)
+                else:
+                    _dense(y, K, hs[k], (grid[gi[k]] - t[k]) / hs[k], k, P, yint)
+                    _record(b, gi[k], yint, k, risk_lane(yint, Tl, k, p, s), keep_traj, p, s,
+                            out_Q, out_M, out_risk)
+                gi[k] += 1
+            if not escaped[k] and r_new[k] <= threshold[b]:
+                lo = 0.0
+                hi = 1.0
+                for _ in range(60):
+                    mid = 0.5 * (lo + hi)
+                    _dense(y, K, hs[k], mid, k, P, yint)
+                    if risk_lane(yint, Tl, k, p, s) <= threshold[b]:
+                        hi = mid
+                    else:
+                        lo = mid
+                alpha_escape[b] = t[k] + hi * hs[k]
+                escaped[k] = True
+            t[k] = t_new
+            trQ = 0.0
+            for i in range(p):
+                trQ += ytmp[i * p + i, k]
+            if not math.isfinite(trQ) or trQ > div_trace * p:
+                lane_status[k] = _DIVERGED
+            elif r_new[k] <= risk_floor:
+                lane_status[k] = _CONVERGED
+            elif t_new >= tmax:
+                lane_status[k] = _CENSORED  # the end: escaped, settled or censored, decided below
+            elif nst[k] >= max_steps:
+                lane_status[k] = _MAX_STEPS
+            fac = min(5.0, max(0.2, 0.9 * e ** -0.2)) if e > 0 else 5.0
+            h[k] = hs[k] * fac
+
+        # Accepted lanes move to the step's end, row by row over the block (FSAL: K1 <- K7).
+        for i in range(ns):
+            for k in range(L):
+                if accepted[k]:
+                    y[i, k] = ytmp[i, k]
+                    K[0, i, k] = K[6, i, k]
+
+        for k in range(L):
+            b = member[k]
+            st_k = lane_status[k]
+            if b < 0 or st_k == _RUNNING:
+                continue
+
+            # The member stops: fill its remaining grid points and summaries, free the lane.
+            if st_k == _DIVERGED or st_k == _MAX_STEPS:
+                for g in range(gi[k], G):
+                    out_risk[b, g] = np.nan
+                    if keep_traj:
+                        out_Q[b, g] = np.nan
+                        out_M[b, g] = np.nan
+                if st_k == _DIVERGED:
+                    for i in range(ns):
+                        y[i, k] = np.nan
+            elif st_k == _CONVERGED:
+                r_last = risk_lane(y, Tl, k, p, s)
+                for g in range(gi[k], G):
+                    _record(b, g, y, k, r_last, keep_traj, p, s, out_Q, out_M, out_risk)
+            elif escaped[k]:
+                # At alpha_max: still descending towards zero error if the risk falls at least as
+                # fast as 1/alpha (-d log risk / d log alpha >= 1). Towards zero error it falls
+                # exponentially (p = p*) or as alpha^-2 (p > p*, algebraic approach of the student
+                # noise); towards a finite-risk fixed point the exponent goes to 0.
+                r_last = risk_lane(y, Tl, k, p, s)
+                slope = -t[k] * _risk_rate(y, K[0], Tl, k, p, s) / r_last
+                # A risk already below settled_risk is on its way to zero error whatever its slope:
+                # from a tiny student noise q the algebraic decay needs alpha ~ 1/q before it shows.
+                st_k = _SETTLED if slope < 1.0 and r_last > settled_risk else _ESCAPED
+            if not keep_traj:
+                for i in range(p):
+                    for j in range(p):
+                        out_Q[b, 0, i, j] = y[i * p + j, k]
+                    for j in range(s):
+                        out_M[b, 0, i, j] = y[pp + i * s + j, k]
+            status[b] = st_k
+            alpha_stop[b] = t[k]
+            steps[b] = nst[k]
+            member[k] = -1
+            active -= 1
+            # An empty lane computes on zeros (finite, no denormals) until it is refilled.
+            for i in range(ns):
+                y[i, k] = 0.0
+                K[0, i, k] = 0.0
+            for i in range(s * s):
+                Tl[i, k] = 0.0
+            et[k] = 0.0
+            nz[k] = 0.0
+            lane_status[k] = _RUNNING
 
 
 def _default_batch_dims(ndim: int) -> tuple[str, ...]:
@@ -293,6 +375,7 @@ def integrate(
     alpha: ArrayLike | None = None,
     T: ArrayLike | None = None,
     *,
+    noise: ArrayLike = 0.0,
     escape_fraction: float = 0.5,
     overlaps: Literal["trajectory", "final"] = "trajectory",
     batch_dims: Sequence[str] | None = None,
@@ -315,20 +398,27 @@ def integrate(
     eta : scalar or (...) learning rates, broadcast against the batch shape.
     alpha : increasing grid starting at 0; default ``log_alpha_grid(1e3)``.
     T : (..., pstar, pstar) teacher overlaps, the identity by default.
+    noise : scalar or (...) label-noise variances (>= 0), broadcast like ``eta``: teacher labels
+        ``y + sqrt(noise) xi``, which adds ``(4 eta^2/p^2) noise Q`` to ``dQ/dalpha``
+        (:func:`quadsgd.theory.ode_rhs`). ``risk`` stays the clean population risk (the noisy
+        test loss is ``risk + noise / 2``).
     escape_fraction : ``f`` of the escape threshold ``f * eps_plateau``, with the plateau risk of
         each member's teacher ``T`` (:func:`quadsgd.theory.plateau_risk`).
     overlaps : ``"trajectory"`` keeps ``Q, M`` on the grid; ``"final"`` keeps only the last
         state (``Q_final, M_final``), for sweeps that need summaries (memory O(batch), not
         O(batch x grid)).
     batch_dims, coords : names (and coordinates) of the leading batch dimensions.
-    chunk, progress : members per compiled call, and a tqdm bar over chunks.
+    chunk, progress : members per compiled call, and a tqdm bar over chunks. Within a call the
+        members travel in blocks of up to ``quadsgd._kernels.LANES`` (32) lanes.
 
     Returns
     -------
     Dataset with ``risk (..., alpha)``, ``Q (..., alpha, k, l)``, ``M (..., alpha, k, r)``,
     ``status``, ``alpha_escape``, ``alpha_stop``, ``n_steps`` (see :mod:`quadsgd.storage`).
-    A member stops early once converged (later grid points hold its last state) or
-    diverged (later points NaN); divergence is a status, never an exception.
+    Grid values are read from the integrator's 4th-order continuous extension inside its
+    steps (the value at ``alpha_max`` is a step end). A member stops early once converged
+    (later grid points hold its last state) or diverged (later points NaN); divergence is a
+    status, never an exception.
 
     Statuses (:class:`quadsgd.status.Status`; docs/science.md, "Escaped is not learned"):
     ``converged`` once the risk falls below ``risk_floor`` (zero error); ``settled`` when, after
@@ -342,7 +432,8 @@ def integrate(
     is kept if the crossing happened).
     """
     # [[Q0, M0], [M0^T, T]] must be a covariance: (lambda, nu) are Gaussian with it.
-    Qf, Mf, Tf, etaf, batch = flatten_batch(Q0, M0, T, eta, joint_psd=True, names=("Q0", "M0", "T"))
+    eta_b, noise_arr = split_noise(eta, noise)
+    Qf, Mf, Tf, etaf, batch = flatten_batch(Q0, M0, T, eta_b, joint_psd=True, names=("Q0", "M0", "T"))
     assert etaf is not None  # flatten_batch returns None only when no eta is given
     _validate.positive_array("eta", etaf)
     grid = log_alpha_grid(1e3) if alpha is None else _validate.alpha_grid("alpha", alpha)
@@ -365,6 +456,7 @@ def integrate(
     steps = np.empty(n, dtype=np.int64)
     # The plateau of each member's own teacher: T = I gives 1/p* + 1/(p+2) for every member.
     threshold = escape_fraction * plateau_risk(p, s, Tf)
+    noisef = flat_noise(noise_arr, batch)
 
     starts = range(0, n, max(1, chunk))
     if progress:
@@ -373,10 +465,10 @@ def integrate(
         starts = tqdm(starts, total=math.ceil(n / max(1, chunk)), desc=f"ODE p={p} p*={s}", unit="chunk")
     for a in starts:
         sl = slice(a, min(n, a + max(1, chunk)))
-        _integrate_batch(
-            Qf[sl], Mf[sl], Tf[sl], etaf[sl], grid, rtol, atol, risk_floor, settled_risk,
-            divergence_trace, threshold, max_steps, keep, out_Q[sl], out_M[sl], out_risk[sl],
-            status[sl], alpha_escape[sl], alpha_stop[sl], steps[sl], _A, _E,
+        _integrate_block(
+            Qf[sl], Mf[sl], Tf[sl], etaf[sl], noisef[sl], threshold[sl], grid, rtol, atol, risk_floor,
+            settled_risk, divergence_trace, max_steps, keep, out_Q[sl], out_M[sl], out_risk[sl],
+            status[sl], alpha_escape[sl], alpha_stop[sl], steps[sl], _A, _E, _P,
         )
 
     shape = lambda arr, tail=(): arr.reshape(batch + tail)  # noqa: E731
@@ -400,6 +492,7 @@ def integrate(
             "pstar": s,
             "escape_fraction": escape_fraction,
             "escape_threshold": float(threshold[0]) if np.all(threshold == threshold[0]) else "per member",
+            "noise": float(noisef[0]) if n and np.all(noisef == noisef[0]) else "per member",
             "rtol": rtol,
             "atol": atol,
             "quadsgd_version": __version__,

@@ -35,6 +35,8 @@ class Purpose(enum.IntEnum):
     LANDSCAPE_GENERIC = 9  #: generic weights for Jacobian ranks (degrees of freedom); key (p, N)
     POPULATION_TEACHER = 10  #: teacher of the empirical branch's population flow; key (d, mstar)
     BOOTSTRAP = 11  #: bootstrap resampling of a recovery summary; key (d, mstar)
+    WEIGHTS_NOISE = 12  #: label noise xi of weight-space SGD (one per sample); key (p, pstar, N)
+    GRAM_NOISE = 13  #: label noise xi of the Gram chain (one per sample); key (p, pstar, N)
 
 
 def seed_sequence(seed: object, purpose: Purpose, *key: int) -> np.random.SeedSequence:

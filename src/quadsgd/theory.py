@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from quadsgd import _validate
-from quadsgd._kernels import flatten_batch, rhs_batch, risk_batch
+from quadsgd._kernels import flat_noise, flatten_batch, rhs_batch, risk_batch, split_noise
 
 __all__ = [
     "risk",
@@ -55,24 +55,32 @@ def risk(Q: ArrayLike, M: ArrayLike, T: ArrayLike | None = None) -> NDArray[np.f
 
 
 def ode_rhs(
-    Q: ArrayLike, M: ArrayLike, T: ArrayLike | None = None, eta: ArrayLike = 1.0
+    Q: ArrayLike, M: ArrayLike, T: ArrayLike | None = None, eta: ArrayLike = 1.0, noise: ArrayLike = 0.0
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Right-hand side ``(dQ/dalpha, dM/dalpha)`` of the order-parameter ODEs (section 3).
 
     ``dM = (2 eta/p) E[(y-yhat) lambda nu^T]`` and
-    ``dQ = (4 eta/p) E[(y-yhat) lambda lambda^T] + (4 eta^2/p^2) E[(y-yhat)^2 lambda lambda^T]``,
-    with the Gaussian expectations in closed form. ``eta`` is a scalar or broadcasts against
-    the batch shape of ``Q``, ``M``, ``T``.
+    ``dQ = (4 eta/p) E[(y-yhat) lambda lambda^T] + (4 eta^2/p^2) E[(y_noisy-yhat)^2 lambda lambda^T]``,
+    with the Gaussian expectations in closed form. With label noise (teacher labels
+    ``y + sqrt(noise) xi``, ``xi ~ N(0, 1)`` independent of the inputs) the last expectation gains
+    ``noise Q``, so ``dQ`` gains ``(4 eta^2/p^2) noise Q``; the first two are unchanged.
+    ``eta`` (learning rate) and ``noise`` (label-noise variance, >= 0) are scalars or broadcast
+    against the batch shape of ``Q``, ``M``, ``T``.
 
     Returns
     -------
     dQ : (..., p, p), dM : (..., p, pstar)
+
+    ``ValueError`` for bad shapes or overlaps (:func:`quadsgd._kernels.flatten_batch`), or a
+    ``noise`` that is negative, not finite or does not broadcast.
     """
-    Q, M, T, eta_flat, batch = flatten_batch(Q, M, T, eta)
+    eta_b, noise_arr = split_noise(eta, noise)
+    Q, M, T, eta_flat, batch = flatten_batch(Q, M, T, eta_b)
+    assert eta_flat is not None  # flatten_batch returns None only when no eta is given
     n, p, s = M.shape
     dQ = np.empty((n, p, p))
     dM = np.empty((n, p, s))
-    rhs_batch(Q, M, T, eta_flat, dQ, dM)
+    rhs_batch(Q, M, T, eta_flat, dQ, dM, flat_noise(noise_arr, batch))
     return dQ.reshape(batch + (p, p)), dM.reshape(batch + (p, s))
 
 
