@@ -42,7 +42,8 @@ _API = {
 
 _SUBMODULES = (
     "theory", "init", "ode", "sgd", "escape", "eta_opt", "fits", "grids", "rng", "status",
-    "implicit_bias", "phase", "stationary", "schema", "storage", "provenance", "sweep", "landscape", "empirical", "cli", "plots",
+    "implicit_bias", "phase", "stationary", "schema", "storage", "provenance", "sweep", "landscape", "empirical",
+    "cli", "plots", "beyond",
 )
 
 __all__ = sorted([*_API, *_SUBMODULES, "__version__"])
