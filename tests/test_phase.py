@@ -198,3 +198,23 @@ def test_bad_input_names_the_argument():
         phase.eta_plateau_edge(2, 0)
     with pytest.raises(ValueError, match="N must be"):
         phase.eta_divergence_edge_numerical(2, 1, N=2)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: phase.escape_law_slope(2, 1, 0.1, finite_eta="no"), r"^finite_eta must be True or False; got 'no'"),
+    (lambda: phase.eta_divergence_edge_numerical(2, 1, seeds=[]), r"^seeds must hold at least one seed"),
+    (lambda: phase.classify(2, 1, [0.1], eta_divergence=-1.0),
+     r"^eta_divergence must be a learning rate > 0, or NaN where none was found; got -1.0"),
+    (lambda: phase.classify(2, 1, [0.1], eta_divergence="0.3"), r"^eta_divergence must be .*got '0.3'"),
+])
+def test_bad_options_are_refused_in_one_line(call, match):
+    with pytest.raises(ValueError, match=match) as err:
+        call()
+    assert "\n" not in str(err.value)
+
+
+def test_classify_reads_a_nan_divergence_edge_as_none_found():
+    eta = 2 * np.array([0.05, 0.12])
+    got = phase.classify(2, 1, eta, eta_divergence=float("nan"))["phase"]
+    assert not np.any(got == phase.Phase.DIVERGES)
+    np.testing.assert_array_equal(got, phase.classify(2, 1, eta, eta_divergence=100.0)["phase"])

@@ -162,3 +162,43 @@ def test_bad_input_names_the_argument():
         stationary.narrow_excess_risk(1, 2, 0.0)
     with pytest.raises(ValueError, match="no stationary state"):
         stationary.stationary_point(1, 2, 10.0)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: stationary.stationary_risk(2, 1, 0.1, True), r"^noise must be finite numbers >= 0; got bool"),
+    (lambda: stationary.stationary_risk(2, 1, 0.1, "0.1"), r"^noise must be finite numbers >= 0; got str"),
+    (lambda: stationary.stationary_family(1, 2, 0.1, float("nan")), r"^noise must be finite and >= 0; got \[nan\]"),
+    (lambda: stationary.stationary_risk(2, 1, [0.1, 0.2], [0.0, 0.1, 0.2]),
+     r"^eta and noise must broadcast together; got shapes \(2,\) and \(3,\)"),
+    (lambda: stationary.stationary_point(2, 1, [0.1, 0.2]), r"^eta must be a finite number with 0.0 < eta; got \[0.1"),
+    (lambda: stationary.stationary_point(2, 1, 0.1, -0.5), r"^noise must be a finite number .*; got -0.5"),
+])
+def test_bad_eta_and_noise_are_refused_in_one_line(call, match):
+    with pytest.raises(ValueError, match=match) as err:
+        call()
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("p,pstar", [(2, 1), (4, 1), (5, 2), (3, 3), (1, 1)])
+def test_zero_error_stationary_risk_is_zero_not_a_negative_rounding_residue(p, pstar):
+    # Independently: the zero-error point's risk from theory.risk is a rounding residue, not a
+    # real negative; the returned risk is >= 0 and exactly 0 there.
+    eta = 0.5 * stationary.eta_stationary_edge(p, pstar) * np.array([0.2, 0.6, 1.0])
+    Q, M = stationary.stationary_point(p, pstar, float(eta[0]))
+    assert abs(float(theory.risk(Q, M))) < 1e-13
+    got = stationary.stationary_risk(p, pstar, eta, 0.0)
+    assert np.all(got == 0.0), got
+    noisy = stationary.stationary_risk(p, pstar, eta, 1e-3)
+    assert np.all(noisy > 0), noisy
+
+
+@pytest.mark.parametrize("p,pstar", [(2, 1), (1, 3), (1, 2), (3, 3), (4, 2)])
+def test_noise_risk_slope_is_nan_where_the_noiseless_state_is_lost(p, pstar):
+    edge = stationary.eta_stationary_edge(p, pstar)
+    below, above = 0.98 * edge, np.array([1.02, 2.0, 6.0]) * edge
+    assert np.all(np.isnan(stationary.noise_risk_slope(p, pstar, above)))
+    # Below the edge it is the derivative of the stationary risk in the noise (finite difference
+    # of the root of the stationary equations).
+    h = 1e-7
+    fd = (stationary.stationary_risk(p, pstar, below, h) - stationary.stationary_risk(p, pstar, below, 0.0)) / h
+    np.testing.assert_allclose(stationary.noise_risk_slope(p, pstar, below), fd, rtol=1e-4)

@@ -184,3 +184,20 @@ def test_batch_dims_may_not_be_core_dimensions(dims):
     if len(dims) == 1:
         with pytest.raises(ValueError, match="batch_dims must be distinct names other than the core dimensions"):
             ode.integrate(np.eye(1), np.full((3, 1, 1), 0.01), 0.1, alpha=[0.0, 1.0], batch_dims=dims)
+
+
+@pytest.mark.parametrize("value", [True, "0.1", np.array(["a"]), [0.1, None]])
+def test_arrays_of_physical_quantities_refuse_non_numbers_naming_the_argument(value):
+    for check in (_validate.positive_array, _validate.nonnegative_array):
+        with pytest.raises(ValueError, match=r"^eta must be") as err:
+            check("eta", value)
+        assert "\n" not in str(err.value)
+
+
+def test_eta_and_noise_broadcast_together_or_say_which_shapes_clash():
+    e, nz = _validate.eta_and_noise([0.1, 0.2], 0.0)
+    assert e.shape == nz.shape == (2,)
+    with pytest.raises(ValueError, match=r"^noise must be finite and >= 0; got \[-1.0\]"):
+        _validate.eta_and_noise(0.1, -1.0)
+    with pytest.raises(ValueError, match=r"^eta and noise must broadcast together; got shapes \(2,\) and \(3,\)"):
+        _validate.eta_and_noise([0.1, 0.2], [0.0, 0.1, 0.2])

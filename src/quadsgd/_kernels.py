@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "LANES", "CONTIGUOUS_P", "risk_lanes", "risk_lane", "rhs_lanes", "rhs_rows", "pack_lanes", "risk1", "risk_batch",
-    "rhs_batch", "flatten_batch", "split_noise", "flat_noise",
+    "rhs_batch", "flatten_batch", "flat_noise",
 ]
 
 #: Instances per block (at most; a smaller batch uses fewer lanes). Loops over lanes have a
@@ -496,24 +496,8 @@ def rhs_batch(
     _rhs_batch(Q, M, T, eta, nz, dQ, dM)
 
 
-def split_noise(eta: ArrayLike, noise: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Check the label-noise variance ``noise`` (finite, >= 0) and broadcast ``eta`` against its
-    shape, so that :func:`flatten_batch` sees the batch shape both imply. ``ValueError`` names
-    ``noise``."""
-    nz = np.asarray(noise, dtype=np.float64)
-    if not np.all(np.isfinite(nz)) or np.any(nz < 0):
-        bad = nz[~(np.isfinite(nz) & (nz >= 0))]
-        raise ValueError(f"noise must be a finite variance >= 0; got {bad[:4].tolist()}")
-    e = np.asarray(eta, dtype=np.float64)
-    try:
-        shape = np.broadcast_shapes(e.shape, nz.shape)
-    except ValueError as err:
-        raise ValueError(f"noise of shape {nz.shape} does not broadcast against eta of shape {e.shape}") from err
-    return np.broadcast_to(e, shape), nz
-
-
 def flat_noise(noise: NDArray[np.float64], batch: tuple[int, ...]) -> NDArray[np.float64]:
-    """``noise`` (from :func:`split_noise`) broadcast to ``batch`` and flattened, C-contiguous."""
+    """``noise`` (from :func:`quadsgd._validate.eta_and_noise`) broadcast to ``batch`` and flattened, C-contiguous."""
     return np.ascontiguousarray(np.broadcast_to(noise, batch)).reshape(-1)
 
 

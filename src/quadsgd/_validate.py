@@ -78,13 +78,41 @@ def fraction(name: str, value: object) -> float:
     return real(name, value, low=0.0, high=1.0)
 
 
+def _real_array(name: str, value: ArrayLike, rule: str) -> NDArray[np.float64]:
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "iuf":  # bool, strings, objects: not numbers of a physical quantity
+        raise ValueError(f"{name} must be {rule}; got {type(value).__name__} of dtype {raw.dtype}")
+    return raw.astype(np.float64)
+
+
 def positive_array(name: str, value: ArrayLike) -> NDArray[np.float64]:
     """``value`` as a float array whose entries are all finite and positive (any shape)."""
-    arr = np.asarray(value, dtype=np.float64)
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        bad = arr[~(np.isfinite(arr) & (arr > 0))]
-        raise ValueError(f"{name} must be finite and positive; got {bad[:4].tolist()}")
+    arr = _real_array(name, value, "finite and positive numbers")
+    ok = np.isfinite(arr) & (arr > 0)
+    if not np.all(ok):
+        raise ValueError(f"{name} must be finite and positive; got {arr[~ok][:4].tolist()}")
     return arr
+
+
+def nonnegative_array(name: str, value: ArrayLike) -> NDArray[np.float64]:
+    """``value`` as a float array whose entries are all finite and ``>= 0`` (any shape)."""
+    arr = _real_array(name, value, "finite numbers >= 0")
+    ok = np.isfinite(arr) & (arr >= 0)
+    if not np.all(ok):
+        raise ValueError(f"{name} must be finite and >= 0; got {arr[~ok][:4].tolist()}")
+    return arr
+
+
+def eta_and_noise(eta: ArrayLike, noise: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Learning rates ``eta`` (> 0) and label-noise variances ``noise`` (>= 0) as float arrays
+    broadcast to their common shape; ``ValueError`` naming the argument otherwise."""
+    e = positive_array("eta", eta)
+    nz = nonnegative_array("noise", noise)
+    try:
+        shape = np.broadcast_shapes(e.shape, nz.shape)
+    except ValueError:
+        raise ValueError(f"eta and noise must broadcast together; got shapes {e.shape} and {nz.shape}") from None
+    return np.broadcast_to(e, shape), np.broadcast_to(nz, shape)
 
 
 def seeds(name: str, value: object) -> NDArray[np.int64]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,17 +101,27 @@ def format_summary(ds: xr.Dataset) -> str:
 
 
 #: Variables of each beyond store (``results/beyond/<name>.zarr``) that :func:`format_beyond` reads.
+#: The coordinates it indexes are listed too, so a store of another layout is refused by name.
 BEYOND_REQUIRED: dict[str, tuple[str, ...]] = {
-    "escape_law": ("eta_over_p", "alpha_escape_mean", "alpha_escape_sem", "escape_offset_mean", "escape_offset_sem",
-                   "escape_law_slope", "escape_law_slope_se", "escape_law_slope_ode", "escape_law_slope_small_eta",
-                   "escape_law_slope_finite_eta", "n_escaped", "n_runs"),
-    "eta_opt_sgd": ("eta_opt_ode_over_p", "eta_opt_sgd_over_p", "eta_opt_ratio", "alpha_escape_opt_sgd",
-                    "alpha_escape_opt_sgd_sem", "grid_reaches_instability"),
-    "phase_diagram": ("eta_plateau_edge_over_p", "eta_zero_error_edge_over_p", "eta_divergence_edge_over_p",
-                      "eta_opt_ode_over_p"),
-    "noise": ("risk_late_mean", "risk_end", "risk_stationary", "alpha_escape_mean", "alpha_escape_sem"),
-    "narrow": ("risk_best_fit", "risk_end", "risk_excess"),
+    "escape_law": ("p", "pstar", "N", "eta_over_p", "alpha_escape_mean", "alpha_escape_sem", "escape_offset_mean",
+                   "escape_offset_sem", "escape_law_slope", "escape_law_slope_se", "escape_law_slope_ode",
+                   "escape_law_slope_small_eta", "escape_law_slope_finite_eta", "n_escaped", "n_runs"),
+    "eta_opt_sgd": ("p", "pstar", "N", "eta_opt_ode_over_p", "eta_opt_sgd_over_p", "eta_opt_ratio",
+                    "alpha_escape_opt_sgd", "alpha_escape_opt_sgd_sem", "grid_reaches_instability"),
+    "phase_diagram": ("p", "pstar", "eta_plateau_edge_over_p", "eta_zero_error_edge_over_p",
+                      "eta_divergence_edge_over_p", "eta_opt_ode_over_p"),
+    "noise": ("p", "pstar", "N", "noise", "eta_over_p", "dynamics", "seed", "risk_late_mean", "risk_end",
+              "risk_stationary", "alpha_escape_mean", "alpha_escape_sem"),
+    "narrow": ("p", "pstar", "eta_over_p", "seed", "risk_best_fit", "risk_end", "risk_excess"),
 }
+
+#: Note on rows whose end state sits at or above the escape threshold (flag ``censored_by_threshold``).
+CENSORED_NOTE = "censored: end state above the escape threshold (learned what it can; no escape time)"
+
+
+def _censored(d: xr.Dataset) -> bool:
+    """``censored_by_threshold`` of one row (False for stores written before the flag existed)."""
+    return "censored_by_threshold" in d and int(d["censored_by_threshold"]) == 1
 
 
 def _pairs(ds: xr.Dataset, probe: str):
@@ -134,7 +145,8 @@ def format_beyond(name: str, ds: xr.Dataset) -> list[str]:
             lines.append(f"{p:>4} {s:>3} {_num(float(d['eta_over_p'])):>8} "
                          f"{_num(b, '.3f') + ' ± ' + _num(float(d['escape_law_slope_se']), '.3f'):>16} "
                          f"{_num(float(d['escape_law_slope_ode']), '.3f'):>7} {_num(small, '.3f'):>10} "
-                         f"{_num(small / b, '.3f'):>6} {_num(fin, '.3f'):>10} {_num(fin / b, '.3f'):>6}")
+                         f"{_num(small / b, '.3f'):>6} {_num(fin, '.3f'):>10} {_num(fin / b, '.3f'):>6}"
+                         + (f"  {CENSORED_NOTE}" if _censored(d) else ""))
             for n in ds.N.values:
                 e = d.sel(N=n)
                 mean, sem = float(e["alpha_escape_mean"]), float(e["alpha_escape_sem"])
@@ -182,7 +194,8 @@ def format_beyond(name: str, ds: xr.Dataset) -> list[str]:
                              f"{_num(float(late.sel(dynamics='ode')), '.3e'):>10} {_num(end, '.3e'):>10} "
                              f"{_num(pred, '.3e'):>10} "
                              f"{_num(float(d['alpha_escape_mean'].sel(dynamics='sgd')), '.2f'):>8} "
-                             f"{_num(float(d['alpha_escape_mean'].sel(dynamics='ode')), '.2f'):>8}")
+                             f"{_num(float(d['alpha_escape_mean'].sel(dynamics='ode')), '.2f'):>8}"
+                             + (f"  {CENSORED_NOTE}" if _censored(d) else ""))
         return lines
     lines = ["Narrow students p < p*: ODE end-point risk against the best rank-p fit",
              f"{'p':>4} {'p*':>3} {'best fit':>10} {'eta/p':>8} {'ODE end':>10} {'excess':>10}"]
@@ -191,7 +204,8 @@ def format_beyond(name: str, ds: xr.Dataset) -> list[str]:
             x = d.sel(eta_over_p=e)
             lines.append(f"{p:>4} {s:>3} {_num(float(d['risk_best_fit']), '.5f'):>10} {float(e):>8.4g} "
                          f"{_num(float(x['risk_end'].mean('seed')), '.5f'):>10} "
-                         f"{_num(float(x['risk_excess'].mean('seed')), '.2e'):>10}")
+                         f"{_num(float(x['risk_excess'].mean('seed')), '.2e'):>10}"
+                         + (f"  {CENSORED_NOTE}" if _censored(x) else ""))
     return lines
 
 
@@ -205,17 +219,28 @@ def _summary(args: argparse.Namespace) -> int:
         missing = [n for n in _REQUIRED_SGD if n not in ds] if "sgd_alpha_escape_mean" in ds else []
         if missing:
             raise StoreError(f"{store}: missing variables {missing}")
-        beyond = []
-        root = path.parent if path.suffix == ".zarr" else path
+        beyond, absent = [], []
+        root = (path.parent if path.suffix == ".zarr" else path) / "beyond"
         for name, required in BEYOND_REQUIRED.items():
-            if (root / "beyond" / f"{name}.zarr").exists():
-                beyond.append((name, open_store(root / "beyond" / f"{name}.zarr", required=required)))
+            part = root / f"{name}.zarr"
+            if not os.path.lexists(part):  # a dangling link or a file in its place is a damaged store
+                absent.append(name)
+                continue
+            bey = open_store(part, required=required)
+            try:  # formatted before anything is printed: a store of a foreign layout gives one line only
+                beyond.append("\n".join(format_beyond(name, bey)))
+            except (KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
+                raise StoreError(f"{part}: not a beyond {name} store of this layout ({type(err).__name__}: "
+                                 f"{str(err).splitlines()[0] if str(err) else ''})") from err
     except StoreError as err:
         print(f"quadsgd: error: {err}", file=sys.stderr)
         return 2
     print(format_summary(ds))
-    for name, part in beyond:
-        print("\n" + "\n".join(format_beyond(name, part)))
+    for text in beyond:
+        print("\n" + text)
+    if absent and root.is_dir():  # beyond ran, but not every part wrote its store
+        print(f"\nBeyond the paper: missing stores {', '.join(f'{n}.zarr' for n in absent)} under {root}/ "
+              f"(rules {', '.join(f'beyond_{n}' for n in absent)} not run yet or failed)")
     return 0
 
 

@@ -419,14 +419,49 @@ def _beyond_checks(cfg: Mapping[str, Any], fail: Any) -> None:
                       (("beyond", "narrow", "eta_over_p"), bey["narrow"]["eta_over_p"])):
         if rng["min"] >= rng["max"]:
             fail((*path, "min"), rng["min"], f"must be below {'.'.join(path)}.max = {rng['max']}")
+    from quadsgd.beyond._cases import censored_by_threshold, escape_threshold
+    from quadsgd.phase import escape_law_slope, eta_norm_blowup_edge
+    from quadsgd.stationary import stationary_risk
+
+    law = bey["escape_law"]
+    for i, (p, s) in enumerate(law["cases"] if law["eta_over_p"] is not None else []):
+        eta = p * law["eta_over_p"]
+        if not math.isfinite(float(escape_law_slope(p, s, eta, finite_eta=True))):
+            fail(("beyond", "escape_law", "cases", i), [p, s],
+                 f"no run can escape at beyond.escape_law.eta_over_p = {law['eta_over_p']} (no plateau, or its "
+                 f"escape rate <= 0, from eta/p = {_first_trapped(p, s):.4g}); choose a smaller eta_over_p")
+        if censored_by_threshold(p, s, eta, 0.0, cfg["escape_fraction"]):
+            fail(("beyond", "escape_law", "cases", i), [p, s],
+                 f"at beyond.escape_law.eta_over_p = {law['eta_over_p']} the end state's risk "
+                 f"{float(stationary_risk(p, s, eta)):.4g} is at or above the escape threshold "
+                 f"{escape_threshold(p, s, cfg['escape_fraction']):.4g}: no run can cross it (every escape time "
+                 "censored); choose another case or a smaller eta_over_p")
+    phase = bey["phase"]
+    if phase["N"] < max(phase["p"]) + max(phase["pstar"]):
+        fail(("beyond", "phase", "N"), phase["N"], f"must be at least max(p) + max(pstar) = "
+             f"{max(phase['p']) + max(phase['pstar'])}")
     noise = bey["noise"]
     if noise["N"] < noise["p"] + noise["pstar"]:
         fail(("beyond", "noise", "N"), noise["N"], f"must be at least p + pstar = {noise['p'] + noise['pstar']}")
+    blowup = eta_norm_blowup_edge(noise["p"], noise["pstar"]) / noise["p"]
+    for i, e in enumerate(noise["eta_over_p"]):
+        if e >= blowup:
+            fail(("beyond", "noise", "eta_over_p", i), e,
+                 f"must be below {blowup:.4g}, the norm blow-up edge of (p, pstar) = "
+                 f"({noise['p']}, {noise['pstar']}) (every run diverges beyond it, noise only adds to it)")
     for i, (p, s) in enumerate(bey["narrow"]["cases"]):
         if p >= s:
             fail(("beyond", "narrow", "cases", i), [p, s], "a narrow student needs p < pstar")
         if bey["narrow"]["N"] < p + s:
             fail(("beyond", "narrow", "N"), bey["narrow"]["N"], f"must be at least p + pstar = {p + s}")
+
+
+def _first_trapped(p: int, pstar: int) -> float:
+    """``eta / p`` from which the plateau of ``(p, pstar)`` stops escaping (trap or plateau edge)."""
+    from quadsgd.phase import eta_plateau_edge, eta_plateau_trap_edge
+
+    edges = [eta_plateau_edge(p, pstar), eta_plateau_trap_edge(p, pstar)]
+    return min(e for e in edges if math.isfinite(e)) / p
 
 
 def machine_memory_bytes() -> int:

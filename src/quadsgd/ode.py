@@ -37,7 +37,6 @@ from quadsgd._kernels import (
     rhs_rows,
     risk_lane,
     risk_lanes,
-    split_noise,
 )
 from quadsgd.grids import log_alpha_grid
 from quadsgd.schema import check_batch_dims, trajectory_dataset
@@ -432,7 +431,7 @@ def integrate(
     is kept if the crossing happened).
     """
     # [[Q0, M0], [M0^T, T]] must be a covariance: (lambda, nu) are Gaussian with it.
-    eta_b, noise_arr = split_noise(eta, noise)
+    eta_b, noise_arr = _validate.eta_and_noise(eta, noise)
     Qf, Mf, Tf, etaf, batch = flatten_batch(Q0, M0, T, eta_b, joint_psd=True, names=("Q0", "M0", "T"))
     assert etaf is not None  # flatten_batch returns None only when no eta is given
     _validate.positive_array("eta", etaf)

@@ -49,6 +49,8 @@ def escape_law_slope(p: int, pstar: int, eta: ArrayLike, *, finite_eta: bool) ->
     """
     p, pstar, _ = _validate.widths(p, pstar)
     eta_a = _validate.positive_array("eta", eta)
+    if not isinstance(finite_eta, (bool, np.bool_)):
+        raise ValueError(f"finite_eta must be True or False; got {finite_eta!r}")
     if not finite_eta:
         return p * pstar / (8.0 * eta_a)
 
@@ -194,6 +196,9 @@ def eta_divergence_edge_numerical(
 
     p, pstar, N = _validate.widths(p, pstar, N)
     rtol = _validate.fraction("rtol", rtol)
+    seeds = _validate.seeds("seeds", seeds)
+    if seeds.size == 0:
+        raise ValueError("seeds must hold at least one seed; got none")
     Q0, M0, _ = init.ode_initial(p, pstar, N, seeds)
     Q0, M0 = Q0.reshape(-1, p, p), M0.reshape(-1, p, pstar)
     grid = log_alpha_grid(_validate.positive_real("alpha_max", alpha_max), num=20)
@@ -233,8 +238,9 @@ PHASE_ATTRS: dict[str, Any] = {
 def classify(p: int, pstar: int, eta: ArrayLike, *, eta_divergence: float | None = None) -> dict[str, NDArray[Any]]:
     """Phase diagram over learning rates ``eta`` (raw, > 0, any shape) for one ``(p, p*)``.
 
-    ``eta_divergence``: the divergence edge of the ODE from the paper's initialization; by
-    default :func:`eta_divergence_edge_numerical` with its defaults (a few seconds).
+    ``eta_divergence``: the divergence edge of the ODE from the paper's initialization (a raw
+    learning rate > 0, or NaN where none was found, as :func:`eta_divergence_edge_numerical`
+    returns then); by default that function with its defaults (a few seconds).
 
     Returns arrays of ``eta``'s shape:
 
@@ -251,6 +257,12 @@ def classify(p: int, pstar: int, eta: ArrayLike, *, eta_divergence: float | None
     eta_a = _validate.positive_array("eta", eta)
     if eta_divergence is None:
         eta_divergence = eta_divergence_edge_numerical(p, pstar)
+    elif not (isinstance(eta_divergence, float) and math.isnan(eta_divergence)):
+        try:
+            eta_divergence = _validate.positive_real("eta_divergence", eta_divergence)
+        except ValueError:
+            raise ValueError("eta_divergence must be a learning rate > 0, or NaN where none was found; got "
+                             f"{eta_divergence!r}") from None
     trap = eta_plateau_trap_edge(p, pstar)
     exists = eta_a < eta_plateau_edge(p, pstar)
     escapes = exists & ~(eta_a >= trap)  # NaN trap edge: escapes wherever the plateau exists

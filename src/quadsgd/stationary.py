@@ -44,15 +44,6 @@ __all__ = [
 ]
 
 
-def _eta_noise(eta: ArrayLike, noise: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    eta_a = _validate.positive_array("eta", eta)
-    noise_a = np.asarray(noise, dtype=np.float64)
-    if not np.all(np.isfinite(noise_a)) or np.any(noise_a < 0):
-        bad = noise_a[~(np.isfinite(noise_a) & (noise_a >= 0))]
-        raise ValueError(f"noise must be finite and >= 0; got {bad[:4].tolist()}")
-    return np.broadcast_arrays(eta_a, noise_a)  # type: ignore[return-value]
-
-
 def best_fit_risk(p: int, pstar: int) -> float:
     """Minimal population risk over students of width ``p <= p*``: ``(p* - p)(p* + 2) / (p*^2 (p + 2))``.
 
@@ -77,6 +68,11 @@ def best_fit_point(p: int, pstar: int) -> tuple[NDArray[np.float64], NDArray[np.
     M = np.zeros((p, pstar))
     M[:, :p] = math.sqrt(x) * np.eye(p)
     return x * np.eye(p), M
+
+
+#: Size of a rounding residue of :func:`quadsgd.theory.risk` at the stationary states (its terms are
+#: O(1) at ``T = I``, so a few hundred ulps of 1).
+_ROUNDING = 1e-13
 
 
 def _aligned_m2(p: int, pstar: int, e, noise, q):
@@ -143,7 +139,7 @@ def stationary_family(
     for ``p > p*`` ``q`` is the smallest admissible root of a cubic (``q = 0`` at noise 0).
     """
     p, pstar, _ = _validate.widths(p, pstar)
-    eta_a, noise_a = _eta_noise(eta, noise)
+    eta_a, noise_a = _validate.eta_and_noise(eta, noise)
     e = eta_a / p
     if p <= pstar:
         q = np.zeros_like(e)
@@ -162,6 +158,8 @@ def stationary_point(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The stationary state of :func:`stationary_family` as overlaps ``Q (p, p)``, ``M (p, pstar)``.
     ``ValueError`` if it does not exist at this ``(eta, noise)``."""
+    eta = _validate.positive_real("eta", eta)
+    noise = _validate.real("noise", noise, low=0.0, low_open=False)
     x, m, q = (float(v) for v in stationary_family(p, pstar, eta, noise))
     if not math.isfinite(m):
         raise ValueError(f"no stationary state of the symmetric family at p={p}, pstar={pstar}, "
@@ -180,7 +178,8 @@ def stationary_risk(p: int, pstar: int, eta: ArrayLike, noise: ArrayLike = 0.0) 
     ``eps = eps_fit + e p (s+2) / ((p+2)(s - 2e(s+2))) [2 (s-p)(s+2) / (s^2 (p+2)) + noise]`` with
     ``eps_fit`` = :func:`best_fit_risk`; for ``p = p*``: ``e noise / (1 - 2 e (p+2)/p)``.
     For ``p > p*`` from the root of :func:`stationary_family` (``0`` at noise 0 below the edge).
-    NaN where the state does not exist.
+    NaN where the state does not exist. Never negative: rounding residues of size below 1e-13
+    (the O(1) terms of the risk cancelling at zero error) are returned as 0.
     """
     from quadsgd.theory import risk
 
@@ -196,6 +195,10 @@ def stationary_risk(p: int, pstar: int, eta: ArrayLike, noise: ArrayLike = 0.0) 
     M[..., idx, idx] = m[..., None]
     out = np.full(x.shape, np.nan)
     out[ok] = risk(Q[ok], M[ok])
+    # The risk is a mean square, >= 0; at the zero-error point its O(1) terms cancel to a rounding
+    # residue of either sign (-4.4e-16 at (2, 1)). Only residues of that size are set to 0: a
+    # larger negative value would be a real error and is returned as it is.
+    out[(out < 0) & (out > -_ROUNDING)] = 0.0
     return out
 
 
@@ -212,7 +215,8 @@ def narrow_excess_risk(p: int, pstar: int, eta: ArrayLike) -> NDArray[np.float64
         raise ValueError(f"p must be < pstar for a narrow student; got p={p}, pstar={pstar}")
     e = _validate.positive_array("eta", eta) / p
     s = pstar
-    out = 2 * e * p * (s - p) * (s + 2) ** 2 / (s**2 * (p + 2) ** 2 * (s - 2 * e * (s + 2)))
+    with np.errstate(divide="ignore"):  # the pole lies beyond the edge, where the result is NaN
+        out = 2 * e * p * (s - p) * (s + 2) ** 2 / (s**2 * (p + 2) ** 2 * (s - 2 * e * (s + 2)))
     return np.where(e * p < eta_stationary_edge(p, pstar), out, np.nan)
 
 
@@ -232,12 +236,17 @@ def noise_risk_slope(p: int, pstar: int, eta: ArrayLike) -> NDArray[np.float64]:
         e p (p* + 2) / (p* (p + 2)) / (1 - 2 e (p* + 2)/p*)  for p < p*   (exact in noise)
 
     with ``e = eta / p``; so the stationary excess risk is ``~ (eta / p) noise`` at small eta.
+    NaN at and beyond :func:`eta_stationary_edge`, where the noiseless state it perturbs is
+    lost (the expression changes sign at ``e = p* / (2 (p* + 2))`` and means nothing there).
     """
     p, pstar, _ = _validate.widths(p, pstar)
-    e = _validate.positive_array("eta", eta) / p
+    eta_a = _validate.positive_array("eta", eta)
+    e = eta_a / p
     s = pstar
     factor = 1.0 if p >= s else p * (s + 2.0) / (s * (p + 2.0))
-    return e * factor / (1.0 - 2.0 * e * (s + 2.0) / s)
+    with np.errstate(divide="ignore"):
+        slope = e * factor / (1.0 - 2.0 * e * (s + 2.0) / s)
+    return np.where(eta_a < eta_stationary_edge(p, pstar), slope, np.nan)
 
 
 def eta_stationary_edge(p: int, pstar: int) -> float:

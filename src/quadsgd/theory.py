@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from quadsgd import _validate
-from quadsgd._kernels import flat_noise, flatten_batch, rhs_batch, risk_batch, split_noise
+from quadsgd._kernels import flat_noise, flatten_batch, rhs_batch, risk_batch
 
 __all__ = [
     "risk",
@@ -74,7 +74,7 @@ def ode_rhs(
     ``ValueError`` for bad shapes or overlaps (:func:`quadsgd._kernels.flatten_batch`), or a
     ``noise`` that is negative, not finite or does not broadcast.
     """
-    eta_b, noise_arr = split_noise(eta, noise)
+    eta_b, noise_arr = _validate.eta_and_noise(eta, noise)
     Q, M, T, eta_flat, batch = flatten_batch(Q, M, T, eta_b)
     assert eta_flat is not None  # flatten_batch returns None only when no eta is given
     n, p, s = M.shape

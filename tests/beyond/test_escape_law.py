@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from quadsgd.init import ode_initial
 from quadsgd.ode import integrate

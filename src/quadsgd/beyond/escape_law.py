@@ -21,7 +21,16 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from quadsgd import __version__, _validate
-from quadsgd.beyond._cases import concat, merge_cases
+from quadsgd.beyond._cases import (
+    CENSORED_ATTRS,
+    THRESHOLD_ATTRS,
+    censored_by_threshold,
+    concat,
+    distinct,
+    escape_threshold,
+    merge_cases,
+    rate_cases,
+)
 from quadsgd.escape import learned
 from quadsgd.fits import fit_line
 from quadsgd.grids import eta_from_eta_over_p, log_alpha_grid
@@ -64,12 +73,19 @@ def escape_law_case(
     SGD runs stop at their escape sample (:func:`quadsgd.sgd.simulate` with ``stop_at_escape``);
     a run not escaped by ``alpha_max`` is censored. Seeds ``0 .. seeds-1``, one task per
     (N, seed). Returns a dataset with scalar coordinates ``p``, ``pstar`` and dims
-    ``(N, seed, quantile, bin, bin_edge)``; see :func:`escape_law_dataset`.
+    ``(N, seed, quantile, bin, bin_edge)``; see :func:`escape_law_dataset`. ``ValueError`` (one
+    line, before any run) unless ``N`` holds at least two distinct values ``>= p + pstar`` (a
+    slope against ln N), ``seeds >= 2`` (a standard error), ``bins >= 1`` and ``escape_fraction``
+    lies in (0, 1).
     """
     p, pstar, _ = _validate.widths(p, pstar)
     eta = float(eta_from_eta_over_p(_validate.positive_real("eta_over_p", eta_over_p), p))
-    Ns = np.array([_validate.widths(p, pstar, n)[2] for n in N], dtype=np.int64)
-    seed_arr = np.arange(_validate.positive_int("seeds", seeds))
+    # A slope against ln N needs two N, and a standard error two seeds.
+    Ns = np.array(distinct("N", N, lambda k, v: _validate.integer(k, v, minimum=p + pstar), minimum=2),
+                  dtype=np.int64)
+    seed_arr = np.arange(_validate.integer("seeds", seeds, minimum=2))
+    bins = _validate.positive_int("bins", bins)
+    escape_fraction = _validate.fraction("escape_fraction", escape_fraction)
     alpha = np.array([0.0, _validate.positive_real("alpha_max", alpha_max)])
     tasks = [(p, pstar, eta, int(n), int(s), alpha, escape_fraction) for n in Ns for s in seed_arr]
     runs = map_tasks(_sgd_task, tasks, client, desc=f"escape law p={p} p*={pstar}")
@@ -129,6 +145,8 @@ def escape_law_case(
             "escape_law_slope_finite_eta": ((), finite),
             "escape_law_ratio_small_eta": ((), small / slope),
             "escape_law_ratio_finite_eta": ((), finite / slope),
+            "escape_threshold": ((), escape_threshold(p, pstar, escape_fraction)),
+            "censored_by_threshold": ((), censored_by_threshold(p, pstar, eta, 0.0, escape_fraction)),
         },
         coords={"N": Ns, "seed": seed_arr, "quantile": np.array(QUANTILES), "bin": np.arange(bins),
                 "bin_edge": np.arange(bins + 1), "p": p, "pstar": pstar},
@@ -144,10 +162,12 @@ def escape_law_dataset(cases: Sequence[tuple[int, int, float]], **kwargs: object
     ``status`` over ``(p, pstar, N, seed)`` (escape times NaN unless the run escaped and learned);
     per N the mean, standard error, quantiles and histogram of the SGD escape times and the mean
     offset SGD - ODE; per case the fitted slope against ln N (``escape_law_slope``, ``_se``,
-    ``_intercept``), the two predictions and the ratios prediction / measured.
+    ``_intercept``), the two predictions and the ratios prediction / measured; ``escape_threshold``
+    and the flag ``censored_by_threshold`` (the end state's risk is at or above the threshold, so no
+    run can cross it and every escape time is NaN: p < pstar with a poor best fit).
     """
-    parts = [escape_law_case(int(p), int(s), eta_over_p=float(e), **kwargs) for p, s, e in cases]  # type: ignore[arg-type]
+    parts = [escape_law_case(p, s, eta_over_p=e, **kwargs) for p, s, e in rate_cases("cases", cases)]  # type: ignore[arg-type]
     ds = merge_cases(parts)
     ds.attrs = {"escape_fraction": float(kwargs.get("escape_fraction", 0.5)),  # type: ignore[arg-type]
                 "sgd_method": "gram", "quadsgd_version": __version__}
-    return annotate(ds)
+    return annotate(ds, {"censored_by_threshold": CENSORED_ATTRS, "escape_threshold": THRESHOLD_ATTRS})

@@ -19,7 +19,7 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from quadsgd import __version__, _validate
-from quadsgd.beyond._cases import concat, merge_cases
+from quadsgd.beyond._cases import concat, distinct, merge_cases, rate_cases
 from quadsgd.escape import escape_statistics
 from quadsgd.eta_opt import EtaOptOutcome, EtaOptSearch, search_eta_opt
 from quadsgd.grids import eta_from_eta_over_p, round_grid
@@ -63,12 +63,22 @@ def eta_opt_sgd_case(
     """SGD ``eta_opt`` of one ``(p, pstar, N)``; ``start = (min, max, num)`` are log-spaced
     factors of ``eta_over_p_ode`` for the starting grid. Seeds ``0 .. seeds-1`` at every
     learning rate (common random numbers), one task per (eta, seed). Returns a dataset with
-    scalar coordinates ``p``, ``pstar``, ``N`` and the dim ``scan``; see :func:`eta_opt_sgd_dataset`."""
+    scalar coordinates ``p``, ``pstar``, ``N`` and the dim ``scan``; see :func:`eta_opt_sgd_dataset`.
+    ``ValueError`` (one line) for ``seeds < 2`` (a standard error needs two), fractions outside
+    (0, 1), or a ``start`` that is no increasing log grid."""
     p, pstar, N = _validate.widths(p, pstar, N)
-    seed_arr = np.arange(_validate.positive_int("seeds", seeds))
+    eta_over_p_ode = _validate.positive_real("eta_over_p_ode", eta_over_p_ode)
+    seed_arr = np.arange(_validate.integer("seeds", seeds, minimum=2))
+    learned_fraction = _validate.fraction("learned_fraction", learned_fraction)
+    escape_fraction = _validate.fraction("escape_fraction", escape_fraction)
     # The escape sample is found whatever the recording grid; the risk is needed at alpha_max only.
     alpha = np.array([0.0, _validate.positive_real("alpha_max", alpha_max)])
-    lo, hi, num = start
+    if isinstance(start, (str, bytes)) or not isinstance(start, Sequence) or len(start) != 3:
+        raise ValueError(f"start must be (min, max, num); got {start!r}")
+    lo, hi = (_validate.positive_real(f"start[{i}]", v) for i, v in enumerate(start[:2]))
+    num = _validate.integer("start[2]", start[2], minimum=2)
+    if not lo < hi:
+        raise ValueError(f"start must be (min, max, num) with min < max; got {start!r}")
 
     def run(values: NDArray[np.float64]) -> xr.Dataset:
         tasks = [(p, pstar, float(v), N, int(s), alpha, escape_fraction, learned_fraction)
@@ -78,7 +88,7 @@ def eta_opt_sgd_case(
         rows = [concat(parts[i * S:(i + 1) * S], "seed") for i in range(len(values))]
         return concat(rows, "eta_over_p").assign_coords(seed=seed_arr).assign_attrs(p=p, pstar=pstar)
 
-    grid = round_grid(eta_over_p_ode * np.geomspace(lo, hi, int(num)))
+    grid = round_grid(eta_over_p_ode * np.geomspace(lo, hi, num))
     result = search_eta_opt(run(grid), run, EtaOptSearch(refine_points=refine_points, refine_rounds=refine_rounds))
     stats = escape_statistics(result.scan, "seed")
     found = result.outcome is EtaOptOutcome.FOUND
@@ -116,9 +126,9 @@ def eta_opt_sgd_dataset(cases: Sequence[tuple[int, int, float]], N: Sequence[int
     rate (``scan_eta_over_p``) with its mean escape time, standard error and learned count.
     """
     parts = []
-    for p, s, e in cases:
-        per_n = [eta_opt_sgd_case(int(p), int(s), int(n), eta_over_p_ode=float(e), **kwargs)  # type: ignore[arg-type]
-                 for n in N]
+    Ns = distinct("N", N, _validate.positive_int)
+    for p, s, e in rate_cases("cases", cases):
+        per_n = [eta_opt_sgd_case(p, s, n, eta_over_p_ode=e, **kwargs) for n in Ns]  # type: ignore[arg-type]
         case = xr.concat(per_n, dim="N", data_vars="all", coords="minimal", compat="override", join="outer")
         for name in ("eta_opt_ode", "eta_opt_ode_over_p"):
             case[name] = case[name].isel(N=0, drop=True)

@@ -18,7 +18,14 @@ import numpy as np
 import xarray as xr
 
 from quadsgd import __version__, _validate
-from quadsgd.beyond._cases import merge_cases
+from quadsgd.beyond._cases import (
+    CENSORED_ATTRS,
+    THRESHOLD_ATTRS,
+    censored_by_threshold,
+    escape_threshold,
+    merge_cases,
+    width_pairs,
+)
 from quadsgd.grids import eta_from_eta_over_p, eta_over_p_grid, log_alpha_grid
 from quadsgd.init import ode_initial
 from quadsgd.ode import integrate
@@ -55,6 +62,8 @@ def narrow_case(p: int, pstar: int, *, N: int, seeds: int, eta_over_p: tuple[flo
             "risk_excess": (("eta_over_p", "seed"), end - best),
             "risk_excess_predicted": (("eta_over_p",), predicted),
             "eta_stationary_edge_over_p": ((), eta_stationary_edge(p, pstar) / p),
+            "escape_threshold": ((), escape_threshold(p, pstar, escape_fraction)),
+            "censored_by_threshold": (("eta_over_p",), censored_by_threshold(p, pstar, etas, 0.0, escape_fraction)),
         },
         coords={"eta_over_p": etas_p, "seed": seed_arr, "p": p, "pstar": pstar},
     )
@@ -67,10 +76,12 @@ def narrow_dataset(cases: Sequence[tuple[int, int]], **kwargs: object) -> xr.Dat
     Variables: ``risk_end`` (ODE risk at ``alpha_max``), ``status``, ``alpha_escape``,
     ``risk_best_fit`` (best rank-p fit, per case), ``risk_excess = risk_end - risk_best_fit``,
     ``risk_excess_predicted`` (finite-eta stationary state, per eta; NaN beyond the edge) and
-    ``eta_stationary_edge_over_p``.
+    ``eta_stationary_edge_over_p``; ``escape_threshold`` and the flag ``censored_by_threshold``
+    (per eta: the end state's risk is at or above the threshold, so the runs read ``censored`` with
+    no escape time although ``risk_end`` is their end state; :func:`quadsgd.beyond._cases.censored_by_threshold`).
     """
-    ds = merge_cases([narrow_case(int(p), int(s), **kwargs) for p, s in cases])  # type: ignore[arg-type]
+    ds = merge_cases([narrow_case(p, s, **kwargs) for p, s in width_pairs("cases", cases, narrow=True)])  # type: ignore[arg-type]
     ds = ds.assign_coords(eta=(("p", "eta_over_p"), ds["p"].values[:, None] * ds["eta_over_p"].values[None, :]))
     ds.attrs = {"escape_fraction": float(kwargs.get("escape_fraction", 0.5)),  # type: ignore[arg-type]
                 "quadsgd_version": __version__}
-    return annotate(ds)
+    return annotate(ds, {"censored_by_threshold": CENSORED_ATTRS, "escape_threshold": THRESHOLD_ATTRS})

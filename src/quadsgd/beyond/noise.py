@@ -18,7 +18,14 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from quadsgd import __version__, _validate
-from quadsgd.beyond._cases import concat
+from quadsgd.beyond._cases import (
+    CENSORED_ATTRS,
+    THRESHOLD_ATTRS,
+    censored_by_threshold,
+    concat,
+    distinct,
+    escape_threshold,
+)
 from quadsgd.grids import eta_from_eta_over_p, sample_counts, sgd_alpha_grid
 from quadsgd.ode import integrate
 from quadsgd.schema import annotate
@@ -73,12 +80,15 @@ def noise_dataset(
     ``risk_end`` and the mean risk over ``alpha >= alpha_max / 2`` per run, ``risk_late_mean``
     (``(noise, eta_over_p, dynamics, seed)``); the stationary risk of the noisy ODE
     (:func:`quadsgd.stationary.stationary_risk`), ``risk_stationary (noise, eta_over_p)``;
-    coordinate ``eta(eta_over_p)``.
-    ``ValueError`` for a negative noise or bad sizes.
+    the flag ``censored_by_threshold (noise, eta_over_p)`` (the noisy end state sits at or above
+    ``escape_threshold``: runs read ``censored`` without an escape time although they learned what
+    they can); coordinate ``eta(eta_over_p)``.
+    ``ValueError`` (one line) for a negative noise, an empty or repeating list, or bad sizes.
     """
     p, pstar, N = _validate.widths(p, pstar, N)
-    noises = np.array([_validate.real("noise", v, low=0.0, low_open=False) for v in noise])
-    etas_p = np.atleast_1d(_validate.positive_array("eta_over_p", eta_over_p))
+    noises = np.array(distinct("noise", noise, lambda k, v: _validate.real(k, v, low=0.0, low_open=False)))
+    etas_p = np.array(distinct("eta_over_p", eta_over_p, _validate.positive_real))
+    escape_fraction = _validate.fraction("escape_fraction", escape_fraction)
     etas = eta_from_eta_over_p(etas_p, p)
     seed_arr = np.arange(_validate.positive_int("seeds", seeds))
     alpha = noise_alpha_grid(_validate.positive_real("alpha_max", alpha_max), N,
@@ -110,6 +120,9 @@ def noise_dataset(
     ds["risk_end"] = ds["risk"].isel(alpha=-1, drop=True)
     ds["risk_late_mean"] = ds["risk"].where(ds["alpha"] >= alpha_max / 2).mean("alpha")
     ds["risk_stationary"] = (("noise", "eta_over_p"), stationary_risk(p, pstar, etas[None, :], noises[:, None]))
+    ds["escape_threshold"] = escape_threshold(p, pstar, escape_fraction)
+    ds["censored_by_threshold"] = (("noise", "eta_over_p"),
+                                   censored_by_threshold(p, pstar, etas[None, :], noises[:, None], escape_fraction))
     ds = ds.assign_coords(eta=("eta_over_p", etas), p=p, pstar=pstar, N=N)
     ds.attrs = {"escape_fraction": escape_fraction, "sgd_method": "gram", "quadsgd_version": __version__}
-    return annotate(ds)
+    return annotate(ds, {"censored_by_threshold": CENSORED_ATTRS, "escape_threshold": THRESHOLD_ATTRS})

@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from quadsgd import __version__, _validate, phase
+from quadsgd.beyond._cases import distinct
 from quadsgd.grids import eta_from_eta_over_p, eta_over_p_grid
 from quadsgd.schema import annotate
 from quadsgd.stationary import eta_stationary_edge
@@ -69,8 +70,11 @@ def phase_diagram_dataset(
     optimum, given as a DataArray over ``(p, pstar)``, NaN where absent); coordinate ``eta``.
     """
     etas_p = eta_over_p_grid(*eta_over_p)
-    N = _validate.positive_int("N", N)
-    parts = [[_case(int(a), int(b), etas_p, N, seeds, alpha_max, rtol) for b in pstar] for a in p]
+    p = distinct("p", p, _validate.positive_int)
+    pstar = distinct("pstar", pstar, _validate.positive_int)
+    N = _validate.widths(max(p), max(pstar), N)[2]
+    seeds = _validate.positive_int("seeds", seeds)
+    parts = [[_case(a, b, etas_p, N, seeds, alpha_max, rtol) for b in pstar] for a in p]
     ds = xr.combine_nested([[d.expand_dims(p=[int(d["p"])], pstar=[int(d["pstar"])]) for d in row] for row in parts],
                            concat_dim=["p", "pstar"], data_vars="all", coords="minimal", compat="override",
                            combine_attrs="drop")
