@@ -23,6 +23,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plot.smk"
 include: "workflow/rules/landscape.smk"
 include: "workflow/rules/empirical.smk"
+include: "workflow/rules/beyond.smk"
 
 
 localrules:
@@ -34,3 +35,4 @@ rule all:
     input:
         final_targets,
         "results/summary.csv",
+        BEYOND_TARGETS,

@@ -67,3 +67,20 @@ def test_smoke_run_prints_finite_table(capsys, tmp_path):
 @pytest.mark.timeout(600)
 def test_smoke_scaling_prints_finite_row(capsys, tmp_path):
     _check(capsys, tmp_path, ["scaling"], expected=1)
+
+
+def test_paper_row_reads_the_timing_file_the_paper_run_wrote(capsys, tmp_path, monkeypatch):
+    """``--only paper`` reports a finished paper run from its timing file (no run here: the paper
+    config takes many minutes). No timing is asserted: the row repeats what the file says."""
+    timing = {"wall_s": 1500.0, "peak_rss_bytes": 3.0 * 2**30, "results_disk_bytes": 2.0 * 2**20, "jobs": 42.0,
+              "cores": 2.0, "load_average_at_end": 2.0}
+    (tmp_path / "paper_timing.json").write_text(json.dumps(timing))
+    monkeypatch.setenv("QUADSGD_PAPER_DIR", str(tmp_path))
+    out = tmp_path / "rows.json"
+    assert main(["--only", "paper", "--json", str(out)]) == 0
+    [row] = json.loads(out.read_text())
+    assert row["workload"].startswith("Paper run: snakemake --cores 2 --configfile config/laptop.yaml")
+    assert row["ours"] == timing["wall_s"] and row["baseline"] == 30 * 60 and row["met"] is True
+    assert row["details"]["peak memory (process tree)"] == "3072 MiB"
+    assert row["details"]["results/ on disk"] == "2 MiB"
+    assert "| Paper run:" in capsys.readouterr().out

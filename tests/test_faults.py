@@ -199,7 +199,7 @@ def test_unwritable_results_directory_fails_naming_it(done: Path, tmp_path: Path
     shutil.rmtree(results / "refine")
     (results / "refine").write_text("a file where the refinement stores' directory belongs\n")
     keep = {p: m for p, m in _snapshot(results).items() if "refine" not in p.parts}
-    res = snakemake(workdir, "results/refine/p1_pstar1.zarr", "--cores", "2", *CONFIG)
+    res = snakemake(workdir, "results/refine/job000", "--cores", "2", *CONFIG)
     message = res.stdout + res.stderr
     assert res.returncode != 0
     assert "results/refine" in message, message[-3000:]
@@ -230,11 +230,11 @@ def test_full_disk_fails_naming_the_store_and_keeps_earlier_results(done: Path, 
         except OSError as err:
             assert err.errno == errno.ENOSPC
         keep = {p: m for p, m in _snapshot(results).items() if "refine" not in p.parts}
-        res = snakemake(workdir, "results/refine/p1_pstar1.zarr", "--cores", "2", *CONFIG)
+        res = snakemake(workdir, "results/refine/job000", "--cores", "2", *CONFIG)
         logs = "".join(p.read_text() for p in (workdir / "logs" / "refine_eta_opt").glob("*.log"))
         assert res.returncode != 0
         assert "No space left on device; could not write the zarr store" in logs, logs[-3000:]
-        assert "results/refine/p" in logs
+        assert "results/refine/job000/p1_pstar1.zarr" in logs
         assert _snapshot(results) == keep
         assert not _leftovers(results) and not _stores(results / "refine")
     finally:
@@ -325,7 +325,7 @@ def test_fingerprint_is_one_function_of_the_numerics(test_config):
     assert config_fingerprint(other) != fp
 
 
-DAMAGE = {  # what is done to results/ode/p1_pstar1/part000.zarr -> the line aggregate_sweep must stop with
+DAMAGE = {  # what is done to results/ode/job000/p1_pstar1_part000.zarr -> the line aggregate_sweep must stop with
     "zmetadata": ("unreadable or corrupted zarr store", None),
     "truncated-risk-chunk": ("variable 'risk': unreadable or corrupted chunk", "risk"),
     "missing-status-chunk": ("variable 'status': 1 of 1 chunks missing", "status"),
@@ -350,13 +350,13 @@ def _damage(store: Path, damage: str) -> None:
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_damaged_part_store_stops_the_aggregation(done: Path, tmp_path: Path, damage: str, snakemake):
     workdir = _copy_finished(done, tmp_path / "w")
-    _damage(workdir / "results" / "ode" / "p1_pstar1" / "part000.zarr", damage)
+    _damage(workdir / "results" / "ode" / "job000" / "p1_pstar1_part000.zarr", damage)
     # only the aggregation reruns (a moved workdir may otherwise count as changed code upstream)
     res = snakemake(workdir, "results/sweep.zarr", "--cores", "1", *CONFIG, "--forcerun", "aggregate_sweep",
                     "--rerun-triggers", "mtime")
     message = res.stdout + res.stderr
     assert res.returncode != 0
-    expected = f"StoreError (aggregate_sweep): results/ode/p1_pstar1/part000.zarr: {DAMAGE[damage][0]}"
+    expected = f"StoreError (aggregate_sweep): results/ode/job000/p1_pstar1_part000.zarr: {DAMAGE[damage][0]}"
     assert expected in message, message[-3000:]
     assert "Traceback" not in (workdir / "logs" / "aggregate_sweep.log").read_text()
     assert not (workdir / "results" / "sweep.zarr").exists() and not _leftovers(workdir / "results")
@@ -366,10 +366,10 @@ def test_damaged_part_store_stops_the_aggregation(done: Path, tmp_path: Path, da
 def test_damaged_stores_stop_the_summary_and_the_plots(done: Path, tmp_path: Path, snakemake):
     workdir = _copy_finished(done, tmp_path / "w")
     results = workdir / "results"
-    (results / "refine" / "p1_pstar1.zarr" / "eta_opt" / "0").unlink()  # summarize would read NaN
+    (results / "refine" / "job000" / "p1_pstar1.zarr" / "eta_opt" / "0").unlink()  # summarize would read NaN
     res = snakemake(workdir, TARGET, "--cores", "1", *CONFIG, "--forcerun", "summarize", "--rerun-triggers", "mtime")
     assert res.returncode != 0
-    assert ("StoreError (summarize): results/refine/p1_pstar1.zarr: variable 'eta_opt': 1 of 1 chunks missing"
+    assert ("StoreError (summarize): results/refine/job000/p1_pstar1.zarr: variable 'eta_opt': 1 of 1 chunks missing"
             in res.stdout + res.stderr), (res.stdout + res.stderr)[-3000:]
     workdir = _copy_finished(done, tmp_path / "w2")
     chunk = workdir / "results" / "summary.zarr" / "eta_opt" / "0.0"
@@ -396,7 +396,7 @@ def test_a_run_start_recovers_what_killed_writers_left(done: Path, tmp_path: Pat
     os.rename(results / "sweep.zarr", results / f".sweep.zarr.old-{_HOST}-{pid}-0123abcd")
     shutil.copytree(done / "results" / "sweep.zarr", results / f".sweep.zarr.tmp-{_HOST}-{pid}-4567cdef")
     # killed while writing a part store
-    (results / "ode" / "p1_pstar1" / f".part000.zarr.tmp-{_HOST}-{pid}-89abcdef").mkdir()
+    (results / "ode" / "job000" / f".p1_pstar1_part000.zarr.tmp-{_HOST}-{pid}-89abcdef").mkdir()
     res = snakemake(workdir, "results/sweep.zarr", "--cores", "1", *CONFIG, "--rerun-triggers", "mtime")
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     assert "recovered: restored results/sweep.zarr" in res.stdout + res.stderr

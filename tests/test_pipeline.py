@@ -68,11 +68,12 @@ def test_values_match_direct_library_calls(finished: Path, test_config, direct_s
     assert np.all(np.isfinite(summary.eta_opt.values))
     # The summary's optimum is the one the refine job stored (not selected again).
     for p in grid["p"]:
-        opt = open_store(finished / "results" / f"refine/p{p}_pstar1.zarr", required=aggregate.OPTIMUM_VARIABLES)
+        [store] = (finished / "results" / "refine").glob(f"job*/p{p}_pstar1.zarr")
+        opt = open_store(store, required=aggregate.OPTIMUM_VARIABLES)
         for name in aggregate.OPTIMUM_VARIABLES:
             np.testing.assert_equal(float(summary[name].sel(p=p, pstar=1)), float(opt[name]), err_msg=name)
     sgd = test_config["sgd"]
-    run = open_store(finished / "results" / f"sgd/p{sgd['p'][0]}_pstar{sgd['pstar'][0]}_N{sgd['N'][0]}.zarr").load()
+    run = open_store(finished / "results" / f"sgd/p{sgd['p'][0]}_pstar{sgd['pstar'][0]}/N{sgd['N'][0]}.zarr")
     direct_sgd = drivers.sgd_curves(sgd["p"][0], sgd["pstar"][0], N=sgd["N"][0], eta=sgd["eta_over_p"] * sgd["p"][0],
                                     seeds=np.arange(sgd["seeds"]), alpha_max=sgd["alpha_max"],
                                     alpha_points=sgd["alpha_points"], progress=False)
@@ -106,7 +107,7 @@ def test_cli_summary(finished: Path):
     ("edit", "line"),
     [
         (lambda c: c.update(colour="blue"),
-         "config error: config/bad.yaml: colour: 'blue': unknown key; allowed keys here: dask, empirical"),
+         "config error: config/bad.yaml: colour: 'blue': unknown key; allowed keys here: beyond, dask, empirical"),
         (lambda c: c["grid"].update(seeds="eight"),
          "config error: config/bad.yaml: grid.seeds: 'eight': must be an integer"),
         (lambda c: c["grid"].update(p=[0, 2]), "config error: config/bad.yaml: grid.p[0]: 0: must be >= 1"),
@@ -136,7 +137,7 @@ def test_interrupted_run_resumes_with_identical_numbers(finished: Path, tmp_path
     ode = workdir / "results" / "ode"
 
     def a_store_is_recorded() -> bool:  # written and recorded by Snakemake as finished
-        return any(snakemake_recorded(workdir, p.relative_to(workdir)) for p in ode.glob("*/part*.zarr"))
+        return any(snakemake_recorded(workdir, p.relative_to(workdir)) for p in ode.glob("job*"))
 
     try:
         wait_until(a_store_is_recorded, proc=proc, what="a finished ODE store recorded by Snakemake")
@@ -144,7 +145,7 @@ def test_interrupted_run_resumes_with_identical_numbers(finished: Path, tmp_path
         os.killpg(proc.pid, signal.SIGKILL)  # a hard kill: no cleanup, stale lock and all
         proc.wait()
     assert not (workdir / target).exists(), "the run finished before it could be interrupted"
-    done_before = {p: p.stat().st_mtime_ns for p in ode.glob("*/part*.zarr")}
+    done_before = {p: p.stat().st_mtime_ns for p in ode.glob("job*/*.zarr")}
     assert done_before
     assert snakemake(workdir, "--unlock", "--configfile", "config/test.yaml").returncode == 0
     res = snakemake(workdir, target, "--cores", "2", "--rerun-incomplete", "--configfile", "config/test.yaml")

@@ -506,14 +506,16 @@ def estimates(cfg: Mapping[str, Any], srcs: ConfigSources | None = None, *,
     grid, sgd, ib, land = cfg["grid"], cfg["sgd"], cfg["implicit_bias"], cfg["landscape"]
     p, s = max(grid["p"]), max(grid["pstar"])
     per_member = 8 * (grid["alpha_points"] + p * p + p * s + 8)
-    etas_per_job = min(grid["eta_over_p"]["num"], max(1, cfg["jobs"]["points_per_job"] // grid["seeds"]))
+    # A scan job packs whole learning rates of one or more (p, pstar) up to points_per_job points.
+    members_per_job = min(len(grid["p"]) * len(grid["pstar"]) * grid["eta_over_p"]["num"] * grid["seeds"],
+                          max(cfg["jobs"]["points_per_job"], grid["seeds"]))
     sp, ss = max(sgd["p"]), max(sgd["pstar"])
     checks: list[tuple[str, str, float, dict[tuple[str, ...], float], str]] = [
         # (rule, resources key, bytes, {key: factor}, formula)
-        ("simulate_ode", "simulate", _COPIES * etas_per_job * grid["seeds"] * per_member,
+        ("simulate_ode", "simulate", _COPIES * members_per_job * per_member,
          {("grid", "seeds"): grid["seeds"], ("grid", "alpha_points"): grid["alpha_points"],
           ("jobs", "points_per_job"): cfg["jobs"]["points_per_job"]},
-         "learning rates per job x seeds x (alpha_points + p^2 + p pstar) x 8 bytes"),
+         "(learning rate, seed) points per job x (alpha_points + p^2 + p pstar) x 8 bytes"),
         ("aggregate_sweep", "aggregate",
          _COPIES * len(grid["p"]) * len(grid["pstar"]) * grid["eta_over_p"]["num"] * grid["seeds"] * per_member,
          {("grid", "seeds"): grid["seeds"], ("grid", "alpha_points"): grid["alpha_points"],
@@ -546,17 +548,17 @@ def estimates(cfg: Mapping[str, Any], srcs: ConfigSources | None = None, *,
     warnings: list[str] = []
     lo, hi = SGD_SECONDS_PER_SAMPLE
     threads = res["sgd"]["threads"]
-    for N in sgd["N"]:
-        samples = sgd["alpha_max"] * N
-        rounds = math.ceil(sgd["seeds"] / threads)
-        t_lo, t_hi = lo * samples * rounds, hi * samples * rounds
-        if t_lo > WARN_SECONDS:
-            path = ("sgd", "N")
-            warnings.append(
-                f"config warning: {srcs.file_of(path)}: sgd.N: {N!r}: one simulate_sgd job (p={max(sgd['p'])}, "
-                f"N={N}) is estimated to run {_duration(t_lo)} to {_duration(t_hi)}: alpha_max x N = "
-                f"{samples:.3g} samples per seed at {lo:g}-{hi:g} s each, {sgd['seeds']} seeds on {threads} "
-                f"thread(s); lower sgd.N or sgd.alpha_max for a shorter run")
+    # One simulate_sgd job runs every N of its (p, pstar).
+    samples = sgd["alpha_max"] * sum(sgd["N"])
+    rounds = math.ceil(sgd["seeds"] / threads)
+    t_lo, t_hi = lo * samples * rounds, hi * samples * rounds
+    if t_lo > WARN_SECONDS:
+        path = ("sgd", "N")
+        warnings.append(
+            f"config warning: {srcs.file_of(path)}: sgd.N: {sgd['N']!r}: one simulate_sgd job (p={max(sgd['p'])}, "
+            f"every N) is estimated to run {_duration(t_lo)} to {_duration(t_hi)}: alpha_max x sum(N) = "
+            f"{samples:.3g} samples per seed at {lo:g}-{hi:g} s each, {sgd['seeds']} seeds on {threads} "
+            f"thread(s); lower sgd.N or sgd.alpha_max for a shorter run")
     return warnings
 
 

@@ -89,3 +89,14 @@ def test_implicit_bias_matched_prediction_wins(small):
     np.testing.assert_array_equal(ds.M0.values, M0)
     with pytest.raises(ValueError, match="p >= pstar"):
         drivers.implicit_bias_runs(1, 2, N=small.N, eta=0.1, seeds=[0], alpha=small.alpha, progress=False)
+
+
+def test_ode_scans_of_several_cases_equal_each_case_alone(small, scans):
+    """One map over the tasks of several (p, pstar) blocks (a pipeline scan job) gives each block's
+    own scan: the split into jobs changes no number."""
+    halves = [small.etas[:4], small.etas[4:]]
+    out = drivers.ode_scans([(2, 1, halves[0]), (1, 1, small.etas), (2, 1, halves[1])], seeds=small.seeds,
+                            N=small.N, alpha=small.alpha, points_per_task=5, progress=False)
+    xr.testing.assert_identical(out[1], scans[(1, 1)])
+    xr.testing.assert_identical(xr.concat([out[0], out[2]], dim="eta_over_p", data_vars="all", coords="minimal",
+                                          compat="override", combine_attrs="override"), scans[(2, 1)])

@@ -8,7 +8,7 @@ import warnings
 import pytest
 import xarray as xr
 
-from quadsgd.sweep.execute import WORKER_ENV, dask_client, map_tasks
+from quadsgd.sweep.execute import WORKER_ENV, dask_client, map_tasks, task_executor
 
 
 def test_ode_scan_on_a_dask_client_gives_identical_numbers(small, scans):
@@ -63,3 +63,43 @@ def test_map_tasks_raises_a_task_error():
 
     with pytest.raises(ZeroDivisionError):
         map_tasks(boom, [(1,)], None, progress=False)
+
+
+def test_thread_executor_gives_identical_numbers_without_dask(small, scans):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with task_executor(2, processes=False) as executor:
+        assert isinstance(executor, ThreadPoolExecutor)
+        ds = small.scan(1, 1, client=executor, points_per_task=2)
+        assert map_tasks(_slow_square, [(i,) for i in range(4)], executor, progress=False) == [0, 1, 4, 9]
+    xr.testing.assert_identical(ds, scans[(1, 1)])
+    with task_executor(1, processes=False) as executor:
+        assert executor is None  # one thread: the tasks run in turn in this thread
+
+
+def test_a_failed_task_drops_the_queued_ones():
+    import threading
+
+    started = []
+    lock = threading.Lock()
+
+    def task(i):
+        with lock:
+            started.append(i)
+        if i == 0:
+            raise ZeroDivisionError(i)
+        import time
+
+        time.sleep(0.2)
+        return i
+
+    with pytest.raises(ZeroDivisionError):
+        with task_executor(2, processes=False) as executor:
+            map_tasks(task, [(i,) for i in range(40)], executor, progress=False)
+    assert len(started) < 40  # the queued tasks were cancelled, not run to the end
+
+
+def test_task_executor_refuses_zero_threads():
+    with pytest.raises(ValueError, match="threads"):
+        with task_executor(0, processes=False):
+            pass

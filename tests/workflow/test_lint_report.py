@@ -97,19 +97,19 @@ def test_logs_are_text_and_never_empty(finished_run):
     logs = sorted((work / "logs").rglob("*.log"))
     assert {p.relative_to(work / "logs").as_posix() for p in logs} >= {
         "warmup.log", "summary_table.log", "summarize.log", "aggregate_sweep.log",
-        "simulate_ode/p1_pstar1_part000.log", "simulate_sgd/p2_pstar1_N200.log", "implicit_bias.log"}
+        "simulate_ode/job000.log", "simulate_sgd/p2_pstar1.log", "implicit_bias.log"}
     for path in logs:
         text = path.read_text()
         assert text.strip(), f"{path} is empty"
         assert "\r" not in text, f"{path} holds carriage returns (a progress bar)"
-    ode_log = (work / "logs" / "simulate_ode" / "p1_pstar1_part000.log").read_text()
-    assert "ODE p=1 p*=1: 2/2 tasks done (100%" in ode_log
+    ode_log = (work / "logs" / "simulate_ode" / "job000.log").read_text()
+    assert "ODE p=1 p*=1 part 0: 2/2 tasks done (100%" in ode_log
 
 
 def test_console_is_quiet_and_shows_progress(finished_run):
     _, console = finished_run
     assert "Shell command" not in console
-    assert "ODE p=2 p*=1: 2/2 tasks done (100%" in console  # job progress on the console
+    assert "ODE p=2 p*=1 part 0: 2/2 tasks done (100%" in console  # job progress on the console
     assert "\\x80" not in console and "b'\\x" not in console
 
 

@@ -7,7 +7,7 @@ from snakemake.logging import logger
 from quadsgd.config import check_config, sources as config_sources
 from quadsgd.grids import log_alpha_grid
 from quadsgd.provenance import canonical, check_results_fingerprint
-from quadsgd.sweep.plan import eta_blocks
+from quadsgd.sweep.plan import pipeline_refine_jobs, pipeline_scan_jobs
 
 
 # Every check of the configuration, before any job runs (quadsgd.config): each config file read
@@ -60,36 +60,36 @@ def per_attempt(kind, key):
     base = RES[kind][key]
     return lambda wildcards, attempt: base * attempt
 
-N_PARTS = len(eta_blocks(GRID["eta_over_p"]["num"], GRID["seeds"], config["jobs"]["points_per_job"]))
+# Jobs of about jobs.points_per_job (eta, seed) points (quadsgd.sweep.plan): a small sweep is one
+# scan job and one refinement job for every (p, pstar); a large one fans out to one block of
+# learning rates of one (p, pstar) per job. Each job writes a directory of per-(p, pstar) stores.
+SCAN_JOBS = pipeline_scan_jobs(config)
+REFINE_JOBS = pipeline_refine_jobs(config)
 
 
 wildcard_constraints:
     p=r"[1-9]\d*",
     pstar=r"[1-9]\d*",
     N=r"[1-9]\d*",
-    part=r"\d{3}",
+    job=r"\d\d\d+",
 
 
-def part_name(i):
-    """Zero-padded job index, the only number in a simulation file name besides integers."""
+def job_name(i):
+    """Zero-padded job index: the only number in a job's directory name."""
     return f"{i:03d}"
 
 
 def all_ode_parts(wildcards=None):
-    return expand(
-        "results/ode/p{p}_pstar{pstar}/part{part}.zarr",
-        p=GRID["p"],
-        pstar=GRID["pstar"],
-        part=[part_name(i) for i in range(N_PARTS)],
-    )
+    return [f"results/ode/job{job_name(i)}" for i in range(len(SCAN_JOBS))]
 
 
 def all_refinements(wildcards=None):
-    return expand("results/refine/p{p}_pstar{pstar}.zarr", p=GRID["p"], pstar=GRID["pstar"])
+    return [f"results/refine/job{job_name(i)}" for i in range(len(REFINE_JOBS))]
 
 
 def all_sgd_runs(wildcards=None):
-    return expand("results/sgd/p{p}_pstar{pstar}_N{N}.zarr", p=SGD["p"], pstar=SGD["pstar"], N=SGD["N"])
+    """One SGD job (a directory of one store per N) per (p, pstar) of the sgd section."""
+    return expand("results/sgd/p{p}_pstar{pstar}", p=SGD["p"], pstar=SGD["pstar"])
 
 
 def sgd_figures(wildcards=None):

@@ -15,7 +15,7 @@ localrules:
 rule plot_sgd:
     """Figure 1 (ODE vs finite-N SGD) and, for p >= pstar, Figure 4 (polar factor)."""
     input:
-        "results/sgd/p{p}_pstar{pstar}_N{N}.zarr",
+        "results/sgd/p{p}_pstar{pstar}",
     output:
         png=report(
             "results/figures/fig1_sgd_vs_ode_p{p}_pstar{pstar}_N{N}.png",
@@ -29,6 +29,7 @@ rule plot_sgd:
         "logs/plot/fig1_p{p}_pstar{pstar}_N{N}.log",
     params:
         figure="sgd_vs_ode",
+        store="N{N}.zarr",
     threads: RES["plot"]["threads"]
     resources:
         mem_mb=per_attempt("plot", "mem_mb"),
@@ -53,6 +54,7 @@ use rule plot_sgd as plot_polar_factor with:
         "logs/plot/fig4_p{p}_pstar{pstar}_N{N}.log",
     params:
         figure="polar_factor",
+        store="N{N}.zarr",
 
 
 rule plot_summary:

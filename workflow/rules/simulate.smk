@@ -26,13 +26,14 @@ rule warmup:
 
 
 rule simulate_ode:
-    """ODE escape times of one block of learning rates (all seeds) of one (p, pstar)."""
+    """ODE escape times of one scan job (SCAN_JOBS): blocks of whole learning rates (all seeds) of
+    one or more (p, pstar), one store per block, results/ode/jobNNN/p{p}_pstar{s}_partNNN.zarr."""
     input:
-        warmup=warmup_input("results/ode/p{p}_pstar{pstar}/part{part}.zarr"),
+        warmup=warmup_input("results/ode/job{job}"),
     output:
-        directory("results/ode/p{p}_pstar{pstar}/part{part}.zarr"),
+        directory("results/ode/job{job}"),
     log:
-        "logs/simulate_ode/p{p}_pstar{pstar}_part{part}.log",
+        "logs/simulate_ode/job{job}.log",
     params:
         grid=GRID,
         escape_fraction=config["escape_fraction"],
@@ -48,17 +49,19 @@ rule simulate_ode:
 
 
 rule refine_eta_opt:
-    """eta_opt of one (p, pstar): grid grown to instability if needed, refined, selected (quadsgd.eta_opt)."""
+    """eta_opt of the (p, pstar) of one refinement job (REFINE_JOBS): grid grown to instability if
+    needed, refined, selected (quadsgd.eta_opt); results/refine/jobNNN/p{p}_pstar{s}.zarr."""
     input:
         "results/sweep.zarr",
     output:
-        directory("results/refine/p{p}_pstar{pstar}.zarr"),
+        directory("results/refine/job{job}"),
     log:
-        "logs/refine_eta_opt/p{p}_pstar{pstar}.log",
+        "logs/refine_eta_opt/job{job}.log",
     params:
         grid=GRID,
         escape_fraction=config["escape_fraction"],
         refine=config["refine"],
+        points_per_job=config["jobs"]["points_per_job"],
     threads: RES["refine"]["threads"]
     resources:
         mem_mb=per_attempt("refine", "mem_mb"),
@@ -70,13 +73,14 @@ rule refine_eta_opt:
 
 
 rule simulate_sgd:
-    """Finite-N SGD runs and the ODE from each run's measured M(0) (Figures 1 and 4)."""
+    """Finite-N SGD runs and the ODE from each run's measured M(0) (Figures 1 and 4), every N of
+    one (p, pstar): results/sgd/p{p}_pstar{pstar}/N{N}.zarr."""
     input:
-        warmup=warmup_input("results/sgd/p{p}_pstar{pstar}_N{N}.zarr"),
+        warmup=warmup_input("results/sgd/p{p}_pstar{pstar}"),
     output:
-        directory("results/sgd/p{p}_pstar{pstar}_N{N}.zarr"),
+        directory("results/sgd/p{p}_pstar{pstar}"),
     log:
-        "logs/simulate_sgd/p{p}_pstar{pstar}_N{N}.log",
+        "logs/simulate_sgd/p{p}_pstar{pstar}.log",
     params:
         sgd=SGD,
         escape_fraction=config["escape_fraction"],

@@ -7,7 +7,7 @@ import numpy as np
 from quadsgd import empirical
 from quadsgd.provenance import config_attrs
 from quadsgd.storage import write_zarr_atomic
-from quadsgd.sweep.execute import dask_client
+from quadsgd.sweep.execute import task_executor
 
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
@@ -20,7 +20,7 @@ def main(smk) -> None:
     options = empirical.RecoveryOptions(method=cfg["method"])
     log.info("recovery (%s): d %s, m* %s, alphas %s, %d seeds", cfg["method"], cfg["d"], cfg["mstar"],
              cfg["alphas"], cfg["seeds"])
-    with dask_client(smk.threads, **smk.config["dask"]) as client:
+    with task_executor(smk.threads, **smk.config["dask"]) as client:
         recovery = empirical.recovery_dataset(cfg["d"], cfg["mstar"], cfg["alphas"], np.arange(cfg["seeds"]),
                                               options=options, client=client, progress=True)
     for d in recovery["d"].values:

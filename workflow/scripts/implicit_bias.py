@@ -7,7 +7,7 @@ import numpy as np
 from quadsgd.grids import eta_from_eta_over_p, log_alpha_grid
 from quadsgd.storage import write_zarr_atomic
 from quadsgd.sweep import drivers
-from quadsgd.sweep.execute import dask_client
+from quadsgd.sweep.execute import task_executor
 
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
@@ -17,7 +17,7 @@ log = logging.getLogger("implicit_bias")
 def main(smk) -> None:
     cfg = smk.params.ib
     alpha = log_alpha_grid(cfg["alpha_max"], cfg["alpha_points"])
-    with dask_client(smk.threads, **smk.config["dask"]) as client:
+    with task_executor(smk.threads, **smk.config["dask"]) as client:
         ds = drivers.implicit_bias_runs(cfg["p"], cfg["pstar"], N=cfg["N"],
                                         eta=float(eta_from_eta_over_p(cfg["eta_over_p"], cfg["p"])),
                                         seeds=np.arange(cfg["seeds"]), alpha=alpha, client=client)

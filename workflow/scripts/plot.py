@@ -1,6 +1,7 @@
 """Snakemake adapter: draw one figure (params.figure) from one store, save it as PNG and PDF."""
 
 import logging
+from pathlib import Path
 
 import matplotlib
 
@@ -24,7 +25,9 @@ FIGURES = {
 
 
 def main(smk) -> None:
-    ds = open_store(smk.input[0])  # every variable checked (chunks present, decodable) and loaded
+    # An SGD figure reads one store (params.store) of its job's directory; the others the input itself.
+    path = Path(smk.input[0]) / getattr(smk.params, "store", "")
+    ds = open_store(path)  # every variable checked (chunks present, decodable) and loaded
     fig = FIGURES[smk.params.figure](ds)
     save_figure(fig, smk.output.png, dpi=150)
     save_figure(fig, smk.output.pdf)

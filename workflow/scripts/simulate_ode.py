@@ -1,6 +1,8 @@
-"""Snakemake adapter: ODE escape times of one block of learning rates of one (p, pstar)."""
+"""Snakemake adapter: ODE escape times of one scan job (blocks of learning rates of one or more
+(p, pstar), quadsgd.sweep.plan.scan_jobs), one store per block in the job's directory."""
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
@@ -8,7 +10,7 @@ from quadsgd.grids import eta_over_p_grid, log_alpha_grid
 from quadsgd.provenance import config_attrs
 from quadsgd.storage import write_zarr_atomic
 from quadsgd.sweep import aggregate, drivers, plan
-from quadsgd.sweep.execute import dask_client
+from quadsgd.sweep.execute import task_executor
 
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
@@ -17,21 +19,28 @@ log = logging.getLogger("simulate_ode")
 
 def main(smk) -> None:
     grid = smk.params.grid
-    p, pstar, part = int(smk.wildcards.p), int(smk.wildcards.pstar), int(smk.wildcards.part)
     etas = eta_over_p_grid(grid["eta_over_p"]["min"], grid["eta_over_p"]["max"], grid["eta_over_p"]["num"])
-    block = plan.eta_blocks(etas.size, grid["seeds"], smk.params.points_per_job)[part]
-    log.info("p=%d pstar=%d part %d: eta/p %s x %d seeds", p, pstar, part, etas[block], grid["seeds"])
-    with dask_client(smk.threads, **smk.config["dask"]) as client:
-        ds = drivers.ode_scan(
-            p, pstar, eta_over_p=etas[block], seeds=np.arange(grid["seeds"]), N=grid["N"],
+    units = plan.pipeline_scan_jobs({"grid": grid, "jobs": {"points_per_job": smk.params.points_per_job}})[
+        int(smk.wildcards.job)]
+    for u in units:
+        log.info("p=%d pstar=%d part %d: eta/p %s x %d seeds", u.p, u.pstar, u.part, etas[u.eta], grid["seeds"])
+    name = ", ".join(f"p={u.p} p*={u.pstar}" + (f" part {u.part}" if u.part or u.eta.stop < etas.size else "")
+                     for u in units)
+    with task_executor(smk.threads, **smk.config["dask"]) as executor:
+        scans = drivers.ode_scans(
+            [(u.p, u.pstar, etas[u.eta]) for u in units], seeds=np.arange(grid["seeds"]), N=grid["N"],
             alpha=log_alpha_grid(grid["alpha_max"], grid["alpha_points"]),
             escape_fraction=smk.params.escape_fraction,
             points_per_task=smk.config["jobs"]["points_per_task"],
-            client=client,
+            client=executor, desc=f"ODE {name}",
         )
-    ds.attrs.update(config_attrs({"grid": grid, "escape_fraction": smk.params.escape_fraction}), part=part)
-    log.info("status counts %s", aggregate.status_counts(ds))
-    write_zarr_atomic(ds, smk.output[0])
+    out = Path(smk.output[0])
+    out.mkdir(parents=True, exist_ok=True)
+    provenance = config_attrs({"grid": grid, "escape_fraction": smk.params.escape_fraction})
+    for u, ds in zip(units, scans, strict=True):
+        ds.attrs.update(provenance, part=u.part)
+        log.info("p=%d pstar=%d part %d: status counts %s", u.p, u.pstar, u.part, aggregate.status_counts(ds))
+        write_zarr_atomic(ds, out / u.store)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
-"""Snakemake adapter: finite-N SGD runs of one (p, pstar, N) and their matched ODEs."""
+"""Snakemake adapter: finite-N SGD runs of one (p, pstar) at every N of the config and their
+matched ODEs, one store per N (N{N}.zarr) in the job's directory."""
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
 from quadsgd.grids import eta_from_eta_over_p
 from quadsgd.storage import write_zarr_atomic
-from quadsgd.sweep import aggregate, drivers
-from quadsgd.sweep.execute import dask_client
+from quadsgd.sweep import aggregate, drivers, plan
+from quadsgd.sweep.execute import task_executor
 
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
@@ -16,15 +18,19 @@ log = logging.getLogger("simulate_sgd")
 
 def main(smk) -> None:
     cfg = smk.params.sgd
-    p, pstar, N = int(smk.wildcards.p), int(smk.wildcards.pstar), int(smk.wildcards.N)
+    p, pstar = int(smk.wildcards.p), int(smk.wildcards.pstar)
     eta = float(eta_from_eta_over_p(cfg["eta_over_p"], p))
-    log.info("SGD p=%d pstar=%d N=%d eta=%g, %d seeds to alpha=%g", p, pstar, N, eta, cfg["seeds"], cfg["alpha_max"])
-    with dask_client(smk.threads, **smk.config["dask"]) as client:
-        ds = drivers.sgd_curves(p, pstar, N=N, eta=eta, seeds=np.arange(cfg["seeds"]), alpha_max=cfg["alpha_max"],
-                                alpha_points=cfg["alpha_points"], escape_fraction=smk.params.escape_fraction,
-                                client=client)
-    log.info("status counts %s", aggregate.status_counts(ds))
-    write_zarr_atomic(ds, smk.output[0])
+    out = Path(smk.output[0])
+    out.mkdir(parents=True, exist_ok=True)
+    with task_executor(smk.threads, **smk.config["dask"]) as client:
+        for N in cfg["N"]:
+            log.info("SGD p=%d pstar=%d N=%d eta=%g, %d seeds to alpha=%g", p, pstar, N, eta, cfg["seeds"],
+                     cfg["alpha_max"])
+            ds = drivers.sgd_curves(p, pstar, N=N, eta=eta, seeds=np.arange(cfg["seeds"]),
+                                    alpha_max=cfg["alpha_max"], alpha_points=cfg["alpha_points"],
+                                    escape_fraction=smk.params.escape_fraction, client=client)
+            log.info("N=%d: status counts %s", N, aggregate.status_counts(ds))
+            write_zarr_atomic(ds, out / plan.sgd_store(N))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@
 import logging
 import sys
 import warnings
+from pathlib import Path
 
 from quadsgd.provenance import config_attrs
 from quadsgd.storage import open_store, write_zarr_atomic
-from quadsgd.sweep import aggregate
+from quadsgd.sweep import aggregate, plan
 
 from _job import run  # noqa: E402 - this folder is on sys.path in Snakemake jobs
 
@@ -15,11 +16,14 @@ log = logging.getLogger("summarize")
 
 def main(smk) -> None:
     ds = open_store(smk.input.sweep, required=("alpha_escape", "status"))
+    jobs = plan.pipeline_refine_jobs(smk.params.config)
     optima = {}
-    for path in smk.input.refined:
-        opt = open_store(path, required=aggregate.OPTIMUM_VARIABLES)
-        optima[(int(opt.attrs["p"]), int(opt.attrs["pstar"]))] = opt
-    sgd = [open_store(path, required=("alpha_escape", "status")) for path in smk.input.sgd]
+    for job_dir, pairs in zip(smk.input.refined, jobs, strict=True):
+        for p, pstar in pairs:
+            opt = open_store(Path(job_dir) / plan.refine_store(p, pstar), required=aggregate.OPTIMUM_VARIABLES)
+            optima[(int(opt.attrs["p"]), int(opt.attrs["pstar"]))] = opt
+    sgd = [open_store(Path(job_dir) / plan.sgd_store(N), required=("alpha_escape", "status"))
+           for job_dir in smk.input.sgd for N in smk.params.config["sgd"]["N"]]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", aggregate.GridWarning)
         summary = aggregate.summarize(ds, optima, sgd, config_attrs(smk.params.config))

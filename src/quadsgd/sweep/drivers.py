@@ -8,6 +8,7 @@ Each driver builds independent tasks and runs them with :func:`quadsgd.sweep.exe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,9 +27,11 @@ from quadsgd.sweep.execute import map_tasks
 from quadsgd.sweep.plan import task_blocks
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from distributed import Client
 
-__all__ = ["SCAN_VARIABLES", "ode_scan", "find_eta_opt", "sgd_curves", "implicit_bias_runs"]
+__all__ = ["SCAN_VARIABLES", "ode_scan", "ode_scans", "find_eta_opt", "sgd_curves", "implicit_bias_runs"]
 
 #: Variables of the ODE scans kept in the sweep (the final overlaps have p-dependent shapes).
 SCAN_VARIABLES = ("risk", "status", "alpha_escape", "alpha_stop", "n_steps")
@@ -62,7 +65,7 @@ def ode_scan(
     alpha: ArrayLike,
     escape_fraction: float = 0.5,
     points_per_task: int = 16,
-    client: Client | None = None,
+    client: Client | Executor | None = None,
     progress: bool = True,
 ) -> xr.Dataset:
     """ODE escape times of one ``(p, pstar)`` on the ``(eta_over_p, seed)`` grid.
@@ -77,20 +80,59 @@ def ode_scan(
     ``eta (eta_over_p)`` (raw learning rate), attrs ``p``, ``pstar``, ``N``, ``escape_fraction``.
     Raises ``ValueError`` for invalid sizes, learning rates, seeds or grids.
     """
-    p, pstar, N_ = _validate.widths(p, pstar, N)
-    etas = np.atleast_1d(_validate.positive_array("eta_over_p", eta_over_p))
+    return ode_scans([(p, pstar, eta_over_p)], seeds=seeds, N=N, alpha=alpha, escape_fraction=escape_fraction,
+                     points_per_task=points_per_task, client=client, progress=progress,
+                     desc=f"ODE p={p} p*={pstar}")[0]
+
+
+def ode_scans(
+    cases: Sequence[tuple[int, int, ArrayLike]],
+    *,
+    seeds: ArrayLike,
+    N: int,
+    alpha: ArrayLike,
+    escape_fraction: float = 0.5,
+    points_per_task: int = 16,
+    client: Client | Executor | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+) -> list[xr.Dataset]:
+    """:func:`ode_scan` of several ``(p, pstar, eta_over_p)`` cases, their tasks in one map (so a
+    job of many small cases keeps every worker busy); one dataset per case, in order, each
+    identical to that case's :func:`ode_scan`. ``desc`` names the progress lines (default: the
+    number of cases)."""
     seed_arr = np.atleast_1d(_validate.seeds("seeds", seeds))
     grid = _validate.alpha_grid("alpha", alpha)
-    eta_slices, seed_slices = task_blocks(etas.size, seed_arr.size, _validate.positive_int("points_per_task",
-                                                                                           points_per_task))
-    tasks = [(p, pstar, etas[e], seed_arr[s], N_, grid, escape_fraction) for e in eta_slices for s in seed_slices]
-    parts = map_tasks(_scan_block, tasks, client, desc=f"ODE p={p} p*={pstar}", progress=progress)
-    rows = [parts[i : i + len(seed_slices)] for i in range(0, len(parts), len(seed_slices))]
-    ds = xr.combine_nested(rows, concat_dim=["eta_over_p", "seed"], data_vars="all", coords="minimal",
-                           compat="override", combine_attrs="override")
-    ds.attrs = {"p": p, "pstar": pstar, "N": N_, "escape_fraction": escape_fraction,
-                "quadsgd_version": __version__}
-    return annotate(ds)
+    per_task = _validate.positive_int("points_per_task", points_per_task)
+    tasks, shapes, checked = [], [], []
+    for p, pstar, eta_over_p in cases:
+        p_, pstar_, N_ = _validate.widths(p, pstar, N)
+        etas = np.atleast_1d(_validate.positive_array("eta_over_p", eta_over_p))
+        eta_slices, seed_slices = task_blocks(etas.size, seed_arr.size, per_task)
+        tasks += [(p_, pstar_, etas[e], seed_arr[s], N_, grid, escape_fraction)
+                  for e in eta_slices for s in seed_slices]
+        shapes.append((len(eta_slices), len(seed_slices)))
+        checked.append((p_, pstar_, N_))
+    # Widest students first (a step costs ~ (p + pstar)^2): the job's last tasks are then short
+    # ones, not a p = 8 block that leaves the other workers idle until it ends.
+    order = sorted(range(len(tasks)), key=lambda i: -(tasks[i][0] + tasks[i][1]) ** 2 * tasks[i][2].size
+                   * tasks[i][3].size)
+    done = map_tasks(_scan_block, [tasks[i] for i in order], client,
+                     desc=desc or f"ODE {len(checked)} (p, p*) case(s)", progress=progress)
+    parts: list[xr.Dataset] = [xr.Dataset()] * len(tasks)
+    for i, part in zip(order, done, strict=True):
+        parts[i] = part
+    out, start = [], 0
+    for (p_, pstar_, N_), (n_eta, n_seed) in zip(checked, shapes, strict=True):
+        mine = parts[start : start + n_eta * n_seed]
+        start += n_eta * n_seed
+        rows = [mine[i : i + n_seed] for i in range(0, len(mine), n_seed)]
+        ds = xr.combine_nested(rows, concat_dim=["eta_over_p", "seed"], data_vars="all", coords="minimal",
+                               compat="override", combine_attrs="override")
+        ds.attrs = {"p": p_, "pstar": pstar_, "N": N_, "escape_fraction": escape_fraction,
+                    "quadsgd_version": __version__}
+        out.append(annotate(ds))
+    return out
 
 
 def find_eta_opt(
@@ -104,7 +146,7 @@ def find_eta_opt(
     alpha_points: int = 64,
     escape_fraction: float = 0.5,
     search: EtaOptSearch = DEFAULT_SEARCH,
-    client: Client | None = None,
+    client: Client | Executor | None = None,
     progress: bool = False,
 ) -> EtaOptResult:
     """Optimal learning rate of ``(p, pstar)`` from ODE escape times averaged over ``seeds``.
@@ -154,7 +196,7 @@ def sgd_curves(
     alpha_max: float,
     alpha_points: int = 120,
     escape_fraction: float = 0.5,
-    client: Client | None = None,
+    client: Client | Executor | None = None,
     progress: bool = True,
 ) -> xr.Dataset:
     """Finite-N SGD (exact Gram chain) and the ODE started from each run's measured ``M(0)``.
@@ -204,7 +246,7 @@ def implicit_bias_runs(
     eta: float,
     seeds: ArrayLike,
     alpha: ArrayLike,
-    client: Client | None = None,
+    client: Client | Executor | None = None,
     progress: bool = True,
 ) -> xr.Dataset:
     """ODE trajectories from the paper's random ``M(0)`` and their distance to predicted solutions.

@@ -1,8 +1,11 @@
-"""Where tasks run: a Dask client (local processes, an existing scheduler, or SLURM) and the task map.
+"""Where tasks run: threads of the job, or a Dask client (local processes, an existing scheduler,
+or SLURM), and the task map.
 
 Every stage of the pipeline (ODE scans, SGD, implicit bias, empirical recovery) hands its
-independent tasks to :func:`map_tasks`, on the client from :func:`dask_client` built from the
-config's ``dask`` section, so the same settings reach every stage.
+independent tasks to :func:`map_tasks`, on the executor from :func:`task_executor` built from the
+config's ``dask`` section, so the same settings reach every stage. Threads of the job itself
+(``processes: false`` on a local machine) need no Dask at all: the compiled kernels release the
+GIL, and a job spares the import of ``distributed`` and the start of a cluster (about 2 s).
 
 Workers are single-threaded processes with BLAS/OpenMP/numba pinned to one thread each: the
 compiled kernels are sequential, so extra library threads would only oversubscribe the cores
@@ -19,13 +22,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["dask_client", "map_tasks", "dashboard_note", "WORKER_ENV"]
+__all__ = ["task_executor", "dask_client", "map_tasks", "dashboard_note", "WORKER_ENV"]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -37,6 +41,47 @@ WORKER_ENV: dict[str, str] = {
     "MKL_NUM_THREADS": "1",
     "NUMBA_NUM_THREADS": "1",
 }
+
+
+@contextmanager
+def task_executor(
+    threads: int,
+    scheduler_address: str | None = None,
+    *,
+    kind: Literal["local", "slurm"] = "local",
+    processes: bool = True,
+    **dask_kwargs: Any,
+) -> Iterator[Client | Executor | None]:
+    """Where one job's tasks run, from the config's ``dask`` section (the arguments of
+    :func:`dask_client`), for :func:`map_tasks`.
+
+    A local run with ``processes=False`` gets ``threads`` threads of this process (a
+    ``concurrent.futures.ThreadPoolExecutor``; ``None``, i.e. in turn in this thread, for one
+    thread): no Dask scheduler, no import of ``distributed``, the same numbers. Otherwise (worker
+    processes, a scheduler address, SLURM) a ``distributed.Client`` from :func:`dask_client`.
+    Ctrl-C cancels the pending tasks and logs one ``interrupted`` line (running tasks finish).
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1; got {threads}")
+    if processes or scheduler_address or kind != "local":
+        with dask_client(threads, scheduler_address, kind=kind, processes=processes, **dask_kwargs) as client:
+            yield client
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    log.info("tasks on %d thread(s) of this process (dask.processes: false: no Dask cluster)", threads)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="quadsgd-task") if threads > 1 else None
+    try:
+        yield pool
+    except BaseException as err:
+        if pool is not None:  # queued tasks are dropped; running ones finish (one task each)
+            pool.shutdown(wait=False, cancel_futures=True)
+        if isinstance(err, KeyboardInterrupt):
+            _interrupted()
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 @contextmanager
@@ -250,12 +295,13 @@ class _Progress:
 def map_tasks(
     fn: Callable[..., R],
     tasks: Sequence[tuple[Any, ...]],
-    client: Client | None = None,
+    client: Client | Executor | None = None,
     *,
     desc: str = "tasks",
     progress: bool = True,
 ) -> list[R]:
-    """``[fn(*t) for t in tasks]``, on ``client`` if given, in the order of ``tasks``.
+    """``[fn(*t) for t in tasks]``, on ``client`` (a Dask client or a ``concurrent.futures``
+    executor, e.g. from :func:`task_executor`) if given, in the order of ``tasks``.
 
     Completion is logged as text, one line per tenth of the tasks. With ``progress``: a tqdm bar
     only when stderr is a terminal, and in a Snakemake job the same line on the console at
@@ -268,23 +314,43 @@ def map_tasks(
         for i, t in enumerate(tasks):
             results[i] = fn(*t)
             progress_.update(i + 1)
+    elif isinstance(client, Executor):
+        from concurrent.futures import as_completed as completed_locally
+
+        local = [client.submit(fn, *t) for t in tasks]
+        position = {id(f): i for i, f in enumerate(local)}
+
+        def cancel_local() -> None:
+            for fut in local:
+                fut.cancel()
+
+        _collect(completed_locally(local), lambda f: position[id(f)], results, progress_, desc, cancel_local)
     else:
         from distributed import as_completed
 
         futures = [client.submit(fn, *t, pure=False) for t in tasks]
         index = {f.key: i for i, f in enumerate(futures)}
-        done = 0
-        try:
-            for done, fut in enumerate(as_completed(futures), start=1):
-                results[index[fut.key]] = fut.result()
-                progress_.update(done)
-        except KeyboardInterrupt:
-            progress_.close()
-            log.warning("%s: interrupted after %d/%d tasks; cancelling the rest", desc, done, len(tasks))
-            try:
-                client.cancel(futures)
-            except Exception:  # noqa: BLE001 - the client may already be closing
-                pass
-            raise
+        _collect(as_completed(futures), lambda f: index[f.key], results, progress_, desc,
+                 lambda: client.cancel(futures))
     progress_.close()
     return results  # type: ignore[return-value]
+
+
+def _collect(completed: Iterator[Any], position: Callable[[Any], int], results: list[Any], progress_: _Progress,
+             desc: str, cancel: Callable[[], object]) -> None:
+    """Store each finished future's result at its task's position; on a task's error or Ctrl-C,
+    cancel the pending tasks (they would only delay the error) and re-raise."""
+    done = 0
+    try:
+        for done, fut in enumerate(completed, start=1):
+            results[position(fut)] = fut.result()
+            progress_.update(done)
+    except BaseException as err:
+        progress_.close()
+        if isinstance(err, KeyboardInterrupt):
+            log.warning("%s: interrupted after %d/%d tasks; cancelling the rest", desc, done, len(results))
+        try:
+            cancel()
+        except Exception:  # noqa: BLE001 - the client may already be closing
+            pass
+        raise
