@@ -35,6 +35,16 @@ LANES = 32
 
 
 @njit(cache=True)
+def _mirror_lanes(out, o0, p):  # pragma: no cover - compiled
+    """Copy the upper triangle of the (p x p) block at row ``o0`` of ``out`` to its lower one."""
+    L = out.shape[1]
+    for i in range(p):
+        for j in range(i + 1, p):
+            for k in range(L):
+                out[o0 + j * p + i, k] = out[o0 + i * p + j, k]
+
+
+@njit(cache=True)
 def _sym_prod(A, a0, B, b0, p, out, o0):  # pragma: no cover - compiled
     """Upper triangle and mirror of ``A @ B`` (p x p blocks at rows ``a0``, ``b0``), known to be
     symmetric (``Q Q``, ``Q (Q Q)``). Row by row with ``l`` before ``j``: each loaded ``A_il``
@@ -52,10 +62,7 @@ def _sym_prod(A, a0, B, b0, p, out, o0):  # pragma: no cover - compiled
                 ro = o0 + i * p + j
                 for k in range(L):
                     out[ro, k] += A[ra, k] * B[rb, k]
-    for i in range(p):
-        for j in range(i + 1, p):
-            for k in range(L):
-                out[o0 + j * p + i, k] = out[o0 + i * p + j, k]
+    _mirror_lanes(out, o0, p)
 
 
 @njit(cache=True)
@@ -91,10 +98,7 @@ def _sym_prod_t(A, a0, B, b0, p, s, out, o0):  # pragma: no cover - compiled
                 ro = o0 + i * p + j
                 for k in range(L):
                     out[ro, k] += A[ra, k] * B[rb, k]
-    for i in range(p):
-        for j in range(i + 1, p):
-            for k in range(L):
-                out[o0 + j * p + i, k] = out[o0 + i * p + j, k]
+    _mirror_lanes(out, o0, p)
 
 
 @njit(cache=True)
