@@ -1,5 +1,7 @@
-"""Command-line interface: ``quadsgd summary RESULTS_DIR`` prints the sweep's main table, then
-the rows of each beyond-the-paper store present under ``RESULTS_DIR/beyond/`` (docs/beyond.md).
+"""Command-line interface: ``quadsgd summary RESULTS_DIR`` prints the sweep's tables.
+
+After the sweep's main table come the rows of each beyond-the-paper store present under
+``RESULTS_DIR/beyond/`` (docs/beyond.md).
 
 Exit codes: 0 on success, 2 for a missing, damaged (missing or corrupted chunk) or foreign-format
 store (one line on stderr naming the store and the variable).

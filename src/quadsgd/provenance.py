@@ -31,9 +31,10 @@ __all__ = [
     "FINGERPRINT_FILE",
 ]
 
-#: Config sections that determine stored numbers; Dask, resources and the task size do not.
-FINGERPRINT_SECTIONS = ("grid", "escape_fraction", "jobs", "refine", "sgd", "implicit_bias", "landscape", "empirical",
-                        "beyond")
+#: Config sections that determine stored numbers; Dask, resources and the task size do not. The
+#: beyond stages are left out: their jobs rerun when their section changes (their params), and
+#: trying another noise list must not refuse the whole results directory.
+FINGERPRINT_SECTIONS = ("grid", "escape_fraction", "jobs", "refine", "sgd", "implicit_bias", "landscape", "empirical")
 #: Where a results directory records the fingerprint of the configuration that filled it.
 FINGERPRINT_FILE = ".config_fingerprint"
 

@@ -54,3 +54,15 @@ def test_noise_store_carries_the_flag(noise_store):
     assert noise_store["censored_by_threshold"].attrs["long_name"].startswith("end state at or above")
     # (1, 1) at eta/p = 0.1: stationary risks 0 and 6e-3 against a threshold of 2/3: never flagged.
     assert not noise_store["censored_by_threshold"].any()
+
+
+def test_a_narrow_row_where_every_run_diverged_is_not_called_censored():
+    """(1, 2) between the norm blow-up from Q = I (eta/p = 0.1818) and the end-state edge (0.2143):
+    the end state exists above the threshold, but the runs blow up before reaching it."""
+    from quadsgd.beyond.narrow import narrow_case
+    from quadsgd.status import Status
+
+    ds = narrow_case(1, 2, N=1000, seeds=2, eta_over_p=(0.1, 0.2, 2), alpha_max=1e3)
+    diverged = (ds["status"] == int(Status.DIVERGED)).all("seed").values
+    assert diverged.tolist() == [False, True]
+    assert not bool(ds["censored_by_threshold"].values[1])

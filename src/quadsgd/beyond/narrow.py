@@ -31,6 +31,7 @@ from quadsgd.init import ode_initial
 from quadsgd.ode import integrate
 from quadsgd.schema import annotate
 from quadsgd.stationary import best_fit_risk, eta_stationary_edge, narrow_excess_risk
+from quadsgd.status import Status
 
 __all__ = ["narrow_case", "narrow_dataset"]
 
@@ -53,17 +54,22 @@ def narrow_case(p: int, pstar: int, *, N: int, seeds: int, eta_over_p: tuple[flo
     best = best_fit_risk(p, pstar)
     end = ode["risk"].isel(alpha=-1).values
     predicted = narrow_excess_risk(p, pstar, etas)
+    status = ode["status"].values.astype(np.int8)
+    # The flag says a run reached an end state above the threshold; where every seed diverged
+    # (the norm blow-up comes first for some p < p*) no end state was reached.
+    reached = np.any(status != int(Status.DIVERGED), axis=1)
     return xr.Dataset(
         {
             "risk_end": (("eta_over_p", "seed"), end),
-            "status": (("eta_over_p", "seed"), ode["status"].values.astype(np.int8)),
+            "status": (("eta_over_p", "seed"), status),
             "alpha_escape": (("eta_over_p", "seed"), ode["alpha_escape"].values),
             "risk_best_fit": ((), best),
             "risk_excess": (("eta_over_p", "seed"), end - best),
             "risk_excess_predicted": (("eta_over_p",), predicted),
             "eta_stationary_edge_over_p": ((), eta_stationary_edge(p, pstar) / p),
             "escape_threshold": ((), escape_threshold(p, pstar, escape_fraction)),
-            "censored_by_threshold": (("eta_over_p",), censored_by_threshold(p, pstar, etas, 0.0, escape_fraction)),
+            "censored_by_threshold": (("eta_over_p",),
+                                      censored_by_threshold(p, pstar, etas, 0.0, escape_fraction) & reached),
         },
         coords={"eta_over_p": etas_p, "seed": seed_arr, "p": p, "pstar": pstar},
     )

@@ -173,7 +173,8 @@ def plot_narrow(ds: xr.Dataset) -> Figure:
     """Left: ODE end-point risk against eta / p per narrow case (mean over seeds), with the best
     rank-p fit's risk as a line and the escape threshold dotted (end states above it are reached
     but read ``censored``: ``censored_by_threshold``). Right: the excess risk against eta / p
-    (log-log)."""
+    (log-log), measured (markers) and the finite-eta stationary state's (line); diverged runs
+    have no end risk and leave gaps."""
     fig = new_figure(11.0, 4.2)
     ax_r, ax_x = fig.subplots(1, 2)
     for i, (p, s, d) in enumerate(_cases(ds, "risk_best_fit")):
@@ -183,7 +184,8 @@ def plot_narrow(ds: xr.Dataset) -> Figure:
         ax_r.axhline(float(d["risk_best_fit"]), color=c, ls="--", label="best rank-p fit")
         if "escape_threshold" in d:  # stores written before the flag have none
             ax_r.axhline(float(d["escape_threshold"]), color=c, ls=":", label="escape threshold (above: censored)")
-        ax_x.plot(e, d["risk_excess"].mean("seed"), "o-", color=c, label=f"p={p}, p*={s}")
+        ax_x.plot(e, d["risk_excess"].mean("seed"), "o", color=c, label=f"ODE end, p={p}, p*={s}")
+        ax_x.plot(e, d["risk_excess_predicted"], "-", color=c, label="finite-eta stationary state")
     ax_r.set(xscale="log", xlabel=r"$\eta / p$", ylabel=r"risk at $\alpha_{max}$", title="narrow students p < p*")
     ax_x.set(xscale="log", yscale="log", xlabel=r"$\eta / p$", ylabel="ODE end risk - best-fit risk",
              title="excess risk")
