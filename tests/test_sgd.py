@@ -29,6 +29,18 @@ def test_gram_chain_and_weights_agree_in_distribution():
     assert stats.ks_2samp(w.M0.values.ravel(), g.M0.values.ravel()).pvalue > 1e-3
 
 
+def test_gram_chain_runs_at_the_smallest_input_dimension():
+    """At N = p + pstar no input direction is left beyond the span of the weights (the
+    chi-square of the Gram chain has 0 degrees of freedom; numpy refuses to draw it), and the
+    chain still has the law of weight space. Power: the same test tells N = 3 from N = 4."""
+    seeds, alpha = np.arange(400), np.array([0.0, 1.0, 3.0])
+    w = sgd.simulate(2, 1, eta=0.1, N=3, seed=seeds, method="weights", alpha=alpha)
+    g = sgd.simulate(2, 1, eta=0.1, N=3, seed=seeds, method="gram", alpha=alpha)
+    assert_same_risk_law(w, g, alpha[1:])
+    wider = sgd.simulate(2, 1, eta=0.1, N=4, seed=seeds + 1000, method="gram", alpha=alpha)
+    assert stats.ks_2samp(g.risk.sel(alpha=1.0).values, wider.risk.sel(alpha=1.0).values).pvalue < 1e-3
+
+
 def assert_same_risk_law(a, b, alphas):
     """KS test and means of the risk at each alpha. At N = 60 about 1 run in 700 diverges (in
     both chains): a diverged run's NaN counts as an infinite risk for KS, and the means are of
@@ -287,14 +299,14 @@ def test_alpha_escape_does_not_depend_on_the_grid_or_on_stopping_at_escape(metho
 
 @pytest.mark.parametrize("stop_at_escape", [False, True])
 def test_runs_side_by_side_are_the_runs_alone(stop_at_escape):
-    """More runs than one batch of lanes (sgd._LANES), those at eta = 3 diverging, with label
+    """More runs than one batch of lanes (sgd.LANES), those at eta = 3 diverging, with label
     noise: every run's numbers, status and times are those of the run simulated alone. Lanes stop
     at different samples, so batches are compacted to their running lanes (down to one, which
     runs the scalar kernel) along the way."""
-    etas, seeds = np.array([0.25, 3.0]), np.arange(sgd._LANES // 2 + 3)
+    etas, seeds = np.array([0.25, 3.0]), np.arange(sgd.LANES // 2 + 3)
     kw = dict(N=300, method="gram", alpha=np.linspace(0, 30, 16), noise=0.05, stop_at_escape=stop_at_escape)
     batch = sgd.simulate(2, 1, eta=etas, seed=seeds, **kw)
-    assert etas.size * seeds.size > sgd._LANES
+    assert etas.size * seeds.size > sgd.LANES
     assert (batch.status.sel(eta=3.0) == Status.DIVERGED).all()
     assert (batch.status.sel(eta=0.25) == Status.ESCAPED).sum() >= 2
     for e in etas:

@@ -501,8 +501,9 @@ def rhs_batch(
 
 
 def flat_noise(noise: NDArray[np.float64], batch: tuple[int, ...]) -> NDArray[np.float64]:
-    """``noise`` (from :func:`quadsgd._validate.eta_and_noise`) broadcast to ``batch`` and flattened, C-contiguous."""
-    return np.ascontiguousarray(np.broadcast_to(noise, batch)).reshape(-1)
+    """``noise`` (from :func:`quadsgd._validate.eta_and_noise`) broadcast to ``batch`` and flattened:
+    a C-contiguous, writable copy (see :func:`flatten_batch`)."""
+    return np.array(np.broadcast_to(noise, batch), order="C").reshape(-1)
 
 
 #: Relative tolerance of the symmetry of ``Q`` and ``T`` and of the positive semi-definiteness of
@@ -566,7 +567,9 @@ def flatten_batch(
     n = int(np.prod(batch, dtype=np.int64))
 
     def flat(x: NDArray[np.float64], tail: tuple[int, ...]) -> NDArray[np.float64]:
-        return np.ascontiguousarray(np.broadcast_to(x, batch + tail)).reshape((n,) + tail)
+        # A copy, always writable: numba compiles a separate specialization for read-only
+        # arrays (a broadcast view is one), which the warm-up job would not have made.
+        return np.array(np.broadcast_to(x, batch + tail), order="C").reshape((n,) + tail)
 
     eta_flat = None if eta_arr is None else flat(eta_arr, ())
     return flat(Q, (p, p)), flat(M, (p, s)), flat(T, (s, s)), eta_flat, batch

@@ -152,8 +152,10 @@ def widths(p: object, pstar: object, N: object | None = None) -> tuple[int, int,
 
 
 def alpha_grid(name: str, value: ArrayLike) -> NDArray[np.float64]:
-    """A recording grid: 1-D, at least 2 points, finite, starting at 0 and strictly increasing."""
-    grid = np.asarray(value, dtype=np.float64)
+    """A recording grid: 1-D, at least 2 points, finite, starting at 0 and strictly increasing;
+    returned as a writable copy (a read-only array, e.g. a store's coordinate, would make the
+    compiled kernels compile a second specialization)."""
+    grid = np.array(value, dtype=np.float64)
     if grid.ndim != 1 or grid.size < 2:
         raise ValueError(f"{name} must be a 1-D grid of at least 2 points; got shape {grid.shape}")
     if not np.all(np.isfinite(grid)):

@@ -23,7 +23,7 @@ and ``T`` stays fixed, so the chain on ``(Q, M)`` reproduces weight-space SGD in
 The ``S`` update is the same step written for ``Q - M M^T`` (its ``M`` terms cancel against
 ``M nu`` in ``lambda``), so each sample costs one p x p Cholesky, not one of the
 ``(p + pstar)``-square ``G``. The recorded ``Q`` is the carried ``Q``, not ``S + M M^T``.
-The runs of one call (its ``(eta, seed)`` pairs) advance side by side, up to ``_LANES`` at a
+The runs of one call (its ``(eta, seed)`` pairs) advance side by side, up to ``LANES`` at a
 time, in one compiled kernel whose per-lane arithmetic does not depend on the batch; a single
 run uses a scalar kernel with the same operations in the same order.
 
@@ -52,13 +52,14 @@ from quadsgd.status import Status
 from quadsgd.theory import plateau_risk
 from quadsgd.theory import risk as theory_risk
 
-__all__ = ["simulate", "DIVERGENCE_TRACE", "RISK_FLOOR"]
+__all__ = ["simulate", "DIVERGENCE_TRACE", "RISK_FLOOR", "LANES"]
 
 DIVERGENCE_TRACE = 1e4  # diverged: trace(Q)/p above this (as in the ODE)
 RISK_FLOOR = 1e-12  # converged: risk below this; SGD is then frozen (y - yhat = 0)
 _BLOCK_NUMBERS = 1 << 20  # Gaussian numbers per drawn block (8 MiB)
 _GRAM_BLOCK = 1 << 14  # samples per drawn block of the Gram chain, fixed so that draws do not follow the grid
-_LANES = 16  # Gram-chain runs advanced side by side (see _gram_lanes)
+#: Gram-chain runs of one call advanced side by side (see _gram_lanes).
+LANES = 16
 
 
 @njit(cache=True, nogil=True)
@@ -179,7 +180,7 @@ def _gram_lanes(Q, S, M, Z, chi, xi, sn, c, N, thr, t0, esc, stop_at_escape, act
     Each lane's arithmetic is the same, in the same order, whatever the number of lanes, so a
     run's numbers do not depend on its batch.
 
-    ``c`` (K,) is ``eta (2/p)``; the label is ``y + sn xi[l, b]`` (``xi`` (K, B) is (K, 0) when
+    ``c`` (K,) is ``eta (2/p)``; the label is ``y + sn xi[l, b]`` (``xi`` (K, B) is not read when
     ``sn == 0``). After each sample the risk is checked; the first sample at or below ``thr``
     is stored in ``esc[l]`` (a global count; ``t0`` before this block). A lane that makes a
     non-finite step, or escapes with ``stop_at_escape``, is marked inactive, its samples used
@@ -393,14 +394,17 @@ def _gram_one(Q, S, M, Z, chi, xi, sn, c, N, thr, t0, esc, stop_at_escape):  # p
     return Z.shape[0]
 
 
-def _gram_buffers(K: int, n: int, noise: bool) -> tuple[NDArray[np.float64], ...]:
-    """Blocks of draws for ``K`` lanes: ``Z`` (K, B, n), ``chi`` (K, B), ``xi`` (K, B) or (K, 0).
+def _gram_buffers(K: int, n: int) -> tuple[NDArray[np.float64], ...]:
+    """Blocks of draws for ``K`` lanes: ``Z`` (K, B, n), ``chi`` (K, B), ``xi`` (K, B).
 
     One spare row per lane: with a power-of-two stride between lanes, the kernel's reads of the
-    K lanes' sample b would all fall in the same cache set and evict each other."""
+    K lanes' sample b would all fall in the same cache set and evict each other. ``xi`` has its
+    full shape even without label noise (then never written or read; ``np.empty`` touches no
+    memory): an empty block would slice to a contiguous array type, a second compiled
+    specialization of :func:`_gram_lanes` that the warm-up job would not have made."""
     Z = np.empty((K, _GRAM_BLOCK + 1, n))[:, :_GRAM_BLOCK]
     chi = np.empty((K, _GRAM_BLOCK + 1))[:, :_GRAM_BLOCK]
-    xi = np.empty((K, _GRAM_BLOCK + 1))[:, :_GRAM_BLOCK] if noise else np.empty((K, 0))
+    xi = np.empty((K, _GRAM_BLOCK + 1))[:, :_GRAM_BLOCK]
     return Z, chi, xi
 
 
@@ -437,7 +441,7 @@ def _run_gram(p, pstar, etas, N, seeds, t_grid, out_Q, out_M, noise, thr, esc, s
     # Samples are drawn in blocks of a fixed size, whatever the recording grid: the k-th sample
     # of a run is the same on every grid and in every batch, so values at shared grid points do
     # not depend on the grid.
-    Z, chi, xi = _gram_buffers(K, n, noise > 0)
+    Z, chi, xi = _gram_buffers(K, n)
     pos = _GRAM_BLOCK
     t = 0
     for g, target in enumerate(t_grid):
@@ -445,8 +449,10 @@ def _run_gram(p, pstar, etas, N, seeds, t_grid, out_Q, out_M, noise, thr, esc, s
             if 2 * act.sum() <= act.size:
                 keep = np.flatnonzero(act)
                 Q, S, M = (np.ascontiguousarray(A[:, :, keep]) for A in (Q, S, M))
-                Z2, chi2, xi2 = _gram_buffers(keep.size, n, noise > 0)
-                Z2[:], chi2[:], xi2[:] = Z[keep], chi[keep], xi[keep]
+                Z2, chi2, xi2 = _gram_buffers(keep.size, n)
+                Z2[:], chi2[:] = Z[keep], chi[keep]
+                if noise > 0:
+                    xi2[:] = xi[keep]
                 Z, chi, xi = Z2, chi2, xi2
                 rngs = [rngs[i] for i in keep]
                 noise_rngs = [noise_rngs[i] for i in keep] if noise_rngs else []
@@ -454,7 +460,8 @@ def _run_gram(p, pstar, etas, N, seeds, t_grid, out_Q, out_M, noise, thr, esc, s
             if pos == _GRAM_BLOCK:
                 for l, rng in enumerate(rngs):
                     rng.standard_normal(out=Z[l])
-                    chi[l] = rng.chisquare(N - n, size=_GRAM_BLOCK)
+                    # |x|^2 beyond the span of the p + pstar rows; none is left at N = p + pstar.
+                    chi[l] = rng.chisquare(N - n, size=_GRAM_BLOCK) if N > n else 0.0
                 for l, rng in enumerate(noise_rngs):
                     rng.standard_normal(out=xi[l])
                 pos = 0
@@ -591,8 +598,8 @@ def simulate(
             filled[k], t_stop[k] = _run_weights(p, pstar, float(eta_r[k]), N, int(seed_r[k]), t_grid, Qr[k], Mr[k],
                                                 noise, threshold, esc[k : k + 1], stop_at_escape)
     else:
-        for lo in range(0, R, _LANES):
-            sl = slice(lo, lo + _LANES)
+        for lo in range(0, R, LANES):
+            sl = slice(lo, lo + LANES)
             _run_gram(p, pstar, eta_r[sl], N, seed_r[sl], t_grid, Qr[sl], Mr[sl], noise, threshold, esc[sl],
                       stop_at_escape, filled[sl], t_stop[sl])
     for k in range(R):

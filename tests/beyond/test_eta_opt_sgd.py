@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from quadsgd.beyond.eta_opt_sgd import _sgd_task
+from quadsgd.beyond.eta_opt_sgd import _scan
 from quadsgd.init import ode_initial
 from quadsgd.ode import integrate
 from quadsgd.schema import missing_attrs
 from quadsgd.status import Status
+from quadsgd.sweep.drivers import sgd_seed_runs
 
 
 def test_store_is_described_and_the_optimum_is_a_scanned_stable_point(eta_opt_sgd_store):
@@ -27,11 +28,12 @@ def test_store_is_described_and_the_optimum_is_a_scanned_stable_point(eta_opt_sg
 def test_learned_label_agrees_with_the_ode_classifier():
     """An SGD run is 'learned' below the zero-error edge (eta/p = 1/6 for p* = 1) and not above,
     where the ODE from the paper's start settles at a finite risk or diverges."""
-    alpha = np.array([0.0, 80.0])
-    for eop, ok in ((0.1, True), (0.17, False), (0.3, False)):
-        sgd = _sgd_task(2, 1, eop, 20000, 0, alpha, 0.5, 0.1)
-        Q0, M0, T = ode_initial(2, 1, 20000, np.arange(1))
+    eops = np.array([0.1, 0.17, 0.3])
+    runs = sgd_seed_runs(2, 1, eta=2 * eops, N=20000, seeds=[0], alpha=[0.0, 80.0], progress=False)
+    sgd = _scan(runs, eops, learned_fraction=0.1)
+    Q0, M0, T = ode_initial(2, 1, 20000, np.arange(1))
+    for i, (eop, ok) in enumerate(zip(eops, (True, False, False), strict=True)):
         ode = integrate(Q0, M0, 2 * eop, np.array([0.0, 2000.0]), T, overlaps="final")
-        learned_sgd = int(sgd["status"].values[0, 0]) in (Status.ESCAPED, Status.CONVERGED)
+        learned_sgd = int(sgd["status"].sel(eta_over_p=eop, seed=0)) in (Status.ESCAPED, Status.CONVERGED)
         learned_ode = int(ode["status"].values[0]) in (Status.ESCAPED, Status.CONVERGED)
-        assert learned_sgd == learned_ode == ok, (eop, sgd["status"].values, ode["status"].values)
+        assert learned_sgd == learned_ode == ok, (eop, sgd["status"].values[i], ode["status"].values)

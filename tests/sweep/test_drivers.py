@@ -3,6 +3,9 @@ implicit-bias runs."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -70,13 +73,71 @@ def test_sgd_curves_pair_each_run_with_its_matched_ode():
     np.testing.assert_array_equal(ds.M.sel(dynamics="ode").isel(alpha=0).values, ds.M0.values)
     np.testing.assert_array_equal(ds.M.sel(dynamics="sgd").isel(alpha=0).values, ds.M0.values)
     assert float(ds.polar_drift.sel(dynamics="ode").max()) < 1e-10
-    # The SGD half is simulate() itself, one seed at a time; the ODE half integrate() from its M(0).
+    # The SGD half is simulate() of each seed (as alone); the ODE half integrate() from its M(0).
     alpha = sgd_alpha_grid(20, 200, 25)
     direct = sgd.simulate(2, 1, eta=0.2, N=200, seed=np.array([1]), alpha=alpha, method="gram")
     np.testing.assert_array_equal(ds.risk.sel(dynamics="sgd", seed=1).values, direct.risk.sel(seed=1).values)
     o = ode.integrate(np.eye(2), ds.M0.values, 0.2, ds.alpha.values, batch_dims=("seed",))
     np.testing.assert_array_equal(ds.risk.sel(dynamics="ode").values, o.risk.values)
     assert (ds.attrs["p"], ds.attrs["pstar"], ds.attrs["N"], ds.attrs["eta"]) == (2, 1, 200, 0.2)
+
+
+@pytest.mark.parametrize("stop_at_escape,noise", [(True, 0.0), (False, 0.1)])
+def test_sgd_seed_runs_are_each_seed_run_alone(stop_at_escape, noise):
+    """Seeds batched into lanes and tasks give, per seed and case, the numbers of simulate() with
+    that seed alone; 17 seeds in shuffled order cross a chunk boundary and catch a wrong order."""
+    seeds = np.random.default_rng(3).permutation(40)[:17]
+    alpha = np.linspace(0.0, 30.0, 7)
+    etas, Ns = (0.2, 0.6), (300, 500)
+    runs = drivers.sgd_seed_runs(2, 1, eta=etas, N=Ns, seeds=seeds, alpha=alpha, noise=noise,
+                                 stop_at_escape=stop_at_escape, progress=False)
+    assert len(runs) == 2
+    escaped = 0
+    for ds, eta, N in zip(runs, etas, Ns, strict=True):
+        np.testing.assert_array_equal(ds.seed.values, seeds)
+        assert (ds.attrs["N"], float(ds.eta)) == (N, eta)
+        for i, s in enumerate(seeds):
+            alone = sgd.simulate(2, 1, eta=eta, N=N, seed=int(s), alpha=alpha, noise=noise,
+                                 stop_at_escape=stop_at_escape)
+            for name in ("risk", "Q", "M", "status", "alpha_escape", "M0"):
+                np.testing.assert_array_equal(ds[name].isel(seed=i).values, alone[name].values, err_msg=name)
+            escaped += int(np.isfinite(alone.alpha_escape))
+    assert 0 < escaped  # the escape times compared are numbers, not only NaN
+
+
+@pytest.mark.parametrize("threads,tasks", [(0, {1: 1, 2: 2, 7: 7, 8: 1, 16: 1, 17: 2, 40: 3}),
+                                           (2, {1: 1, 2: 2, 7: 7, 15: 15, 16: 2, 17: 2, 40: 3})])
+def test_sgd_seed_runs_chunks(monkeypatch, threads, tasks):
+    """One simulate() call per task, seeds in order: chunks of 8 to sgd.LANES seeds, at least two
+    with a pool of workers, one seed per task where chunks would be smaller (docstring's rule)."""
+    calls: list[list[int]] = []
+
+    def recording(*args, **kwargs):
+        calls.append(list(kwargs["seed"]))
+        return sgd.simulate(*args, **kwargs)
+
+    monkeypatch.setattr(drivers, "simulate", recording)
+    with ThreadPoolExecutor(threads) if threads else nullcontext() as pool:
+        for S, count in tasks.items():
+            calls.clear()
+            drivers.sgd_seed_runs(1, 1, eta=0.1, N=20, seeds=np.arange(S), alpha=[0.0, 0.5], client=pool,
+                                  progress=False)
+            assert sorted(calls) == [list(range(c[0], c[-1] + 1)) for c in sorted(calls)]
+            assert sorted(sum(calls, [])) == list(range(S))
+            sizes = [len(c) for c in calls]
+            assert len(calls) == count and max(sizes) - min(sizes) <= 1
+            assert max(sizes) == 1 or 8 <= min(sizes) <= max(sizes) <= sgd.LANES
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [(dict(seeds=[]), "seeds"), (dict(seeds=[[0, 1]]), "seeds"), (dict(N=[300, 1]), "N"),
+     (dict(eta=[0.1, 0.2], N=[300, 400, 500]), "N"), (dict(noise=-1.0), "noise"), (dict(alpha=[0.0, 1e-3]), "alpha")],
+)
+def test_sgd_seed_runs_bad_input_names_the_argument(kwargs, name):
+    args = dict(eta=0.1, N=300, seeds=[0, 1], alpha=[0.0, 1.0]) | kwargs
+    with pytest.raises(ValueError, match=name):
+        drivers.sgd_seed_runs(1, 1, progress=False, **args)
 
 
 def test_implicit_bias_matched_prediction_wins(small):

@@ -28,8 +28,11 @@ def warm_up() -> dict[str, float]:
     calls = {
         "ode_scan": lambda: drivers.ode_scan(2, 1, eta_over_p=[0.1], seeds=[0], N=50, alpha=alpha,
                                              points_per_task=1, progress=False),
+        # One seed: the one-run Gram kernel; eight seeds in one task: the kernel of runs side by side.
         "sgd_curves": lambda: drivers.sgd_curves(2, 1, N=50, eta=0.2, seeds=[0], alpha_max=2.0, alpha_points=8,
                                                  progress=False),
+        "sgd_curves (lanes)": lambda: drivers.sgd_curves(2, 1, N=50, eta=0.2, seeds=range(8), alpha_max=2.0,
+                                                         alpha_points=8, progress=False),
         "implicit_bias_runs": lambda: drivers.implicit_bias_runs(2, 1, N=50, eta=0.2, seeds=[0, 1], alpha=alpha,
                                                                  progress=False),
     }

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
-from numpy.typing import NDArray
 
 from quadsgd import __version__, _validate
 from quadsgd.beyond._cases import (
@@ -37,8 +36,7 @@ from quadsgd.grids import eta_from_eta_over_p, log_alpha_grid
 from quadsgd.ode import integrate
 from quadsgd.phase import escape_law_slope
 from quadsgd.schema import annotate
-from quadsgd.sgd import simulate
-from quadsgd.sweep.execute import map_tasks
+from quadsgd.sweep.drivers import sgd_seed_runs
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -47,13 +45,6 @@ __all__ = ["QUANTILES", "escape_law_dataset", "escape_law_case"]
 
 #: Quantiles of the escape-time distribution stored per (p, pstar, N).
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
-
-
-def _sgd_task(p: int, pstar: int, eta: float, N: int, seed: int, alpha: NDArray[np.float64],
-              escape_fraction: float) -> xr.Dataset:
-    ds = simulate(p, pstar, eta=eta, N=N, seed=np.array([seed]), alpha=alpha, method="gram",
-                  escape_fraction=escape_fraction, stop_at_escape=True)
-    return ds[["alpha_escape", "status", "M0"]]
 
 
 def escape_law_case(
@@ -71,12 +62,12 @@ def escape_law_case(
     """Escape law of one ``(p, pstar)`` at ``eta = p * eta_over_p`` (see the module docstring).
 
     SGD runs stop at their escape sample (:func:`quadsgd.sgd.simulate` with ``stop_at_escape``);
-    a run not escaped by ``alpha_max`` is censored. Seeds ``0 .. seeds-1``, one task per
-    (N, seed). Returns a dataset with scalar coordinates ``p``, ``pstar`` and dims
-    ``(N, seed, quantile, bin, bin_edge)``; see :func:`escape_law_dataset`. ``ValueError`` (one
-    line, before any run) unless ``N`` holds at least two distinct values ``>= p + pstar`` (a
-    slope against ln N), ``seeds >= 2`` (a standard error), ``bins >= 1`` and ``escape_fraction``
-    lies in (0, 1).
+    a run not escaped by ``alpha_max`` is censored. Seeds ``0 .. seeds-1``, in tasks of several
+    seeds per N (:func:`quadsgd.sweep.drivers.sgd_seed_runs`). Returns a dataset with scalar
+    coordinates ``p``, ``pstar`` and dims ``(N, seed, quantile, bin, bin_edge)``; see
+    :func:`escape_law_dataset`. ``ValueError`` (one line, before any run) unless ``N`` holds at
+    least two distinct values ``>= p + pstar`` (a slope against ln N), ``seeds >= 2`` (a
+    standard error), ``bins >= 1`` and ``escape_fraction`` lies in (0, 1).
     """
     p, pstar, _ = _validate.widths(p, pstar)
     eta = float(eta_from_eta_over_p(_validate.positive_real("eta_over_p", eta_over_p), p))
@@ -87,11 +78,9 @@ def escape_law_case(
     bins = _validate.positive_int("bins", bins)
     escape_fraction = _validate.fraction("escape_fraction", escape_fraction)
     alpha = np.array([0.0, _validate.positive_real("alpha_max", alpha_max)])
-    tasks = [(p, pstar, eta, int(n), int(s), alpha, escape_fraction) for n in Ns for s in seed_arr]
-    runs = map_tasks(_sgd_task, tasks, client, desc=f"escape law p={p} p*={pstar}")
-    S = seed_arr.size
-    by_n = [concat(runs[i * S:(i + 1) * S], "seed") for i in range(Ns.size)]
-    sgd = concat(by_n, "N")
+    by_n = sgd_seed_runs(p, pstar, eta=eta, N=Ns, seeds=seed_arr, alpha=alpha, escape_fraction=escape_fraction,
+                         stop_at_escape=True, client=client, desc=f"escape law p={p} p*={pstar}")
+    sgd = concat([d[["alpha_escape", "status", "M0"]] for d in by_n], "N")
     sgd = sgd.assign_coords(N=Ns, seed=seed_arr, p=p, pstar=pstar)
     ok = learned(sgd)
     t_sgd = sgd["alpha_escape"].where(ok)
@@ -127,7 +116,7 @@ def escape_law_case(
             "alpha_escape_sgd": (("N", "seed"), t_sgd.values),
             "alpha_escape_ode": (("N", "seed"), t_ode.values),
             "status": (("N", "seed"), sgd["status"].values.astype(np.int8)),
-            "n_runs": (("N",), np.full(Ns.size, S)),
+            "n_runs": (("N",), np.full(Ns.size, seed_arr.size)),
             "n_escaped": (("N",), n_esc.values),
             "alpha_escape_mean": (("N",), mean.values),
             "alpha_escape_sem": (("N",), sem.values),

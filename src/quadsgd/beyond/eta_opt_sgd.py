@@ -24,9 +24,8 @@ from quadsgd.escape import escape_statistics
 from quadsgd.eta_opt import EtaOptOutcome, EtaOptSearch, search_eta_opt
 from quadsgd.grids import eta_from_eta_over_p, round_grid
 from quadsgd.schema import annotate
-from quadsgd.sgd import simulate
 from quadsgd.status import LEARNED, Status
-from quadsgd.sweep.execute import map_tasks
+from quadsgd.sweep.drivers import sgd_seed_runs
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -34,15 +33,16 @@ if TYPE_CHECKING:
 __all__ = ["eta_opt_sgd_case", "eta_opt_sgd_dataset"]
 
 
-def _sgd_task(p: int, pstar: int, eta_over_p: float, N: int, seed: int, alpha: NDArray[np.float64],
-              escape_fraction: float, learned_fraction: float) -> xr.Dataset:
-    ds = simulate(p, pstar, eta=float(eta_from_eta_over_p(eta_over_p, p)), N=N, seed=np.array([seed]), alpha=alpha,
-                  method="gram", escape_fraction=escape_fraction)
-    status = ds["status"].values.copy()
-    far = ds["risk"].isel(alpha=-1).values > learned_fraction * float(ds.attrs["escape_threshold"])
+def _scan(runs: Sequence[xr.Dataset], eta_over_p: NDArray[np.float64], learned_fraction: float) -> xr.Dataset:
+    """``alpha_escape`` and ``status (eta_over_p, seed)`` of :func:`quadsgd.sweep.drivers.sgd_seed_runs`
+    datasets, one per ``eta_over_p``; a learned run whose risk at the last grid point is above
+    ``learned_fraction`` times the escape threshold is relabelled ``settled`` (module docstring)."""
+    sgd = concat([d[["risk", "alpha_escape", "status"]].drop_vars("eta") for d in runs], "eta_over_p")
+    status = sgd["status"].values.copy()
+    far = sgd["risk"].isel(alpha=-1).values > learned_fraction * float(sgd.attrs["escape_threshold"])
     status[np.isin(status, [int(s) for s in LEARNED]) & far] = Status.SETTLED
-    out = xr.Dataset({"alpha_escape": ds["alpha_escape"], "status": (("seed",), status)})
-    return out.expand_dims(eta_over_p=[eta_over_p])
+    return xr.Dataset({"alpha_escape": sgd["alpha_escape"], "status": (sgd["status"].dims, status)},
+                      coords={"eta_over_p": eta_over_p}, attrs={k: sgd.attrs[k] for k in ("p", "pstar")})
 
 
 def eta_opt_sgd_case(
@@ -62,8 +62,9 @@ def eta_opt_sgd_case(
 ) -> xr.Dataset:
     """SGD ``eta_opt`` of one ``(p, pstar, N)``; ``start = (min, max, num)`` are log-spaced
     factors of ``eta_over_p_ode`` for the starting grid. Seeds ``0 .. seeds-1`` at every
-    learning rate (common random numbers), one task per (eta, seed). Returns a dataset with
-    scalar coordinates ``p``, ``pstar``, ``N`` and the dim ``scan``; see :func:`eta_opt_sgd_dataset`.
+    learning rate (common random numbers), in tasks of several seeds per eta
+    (:func:`quadsgd.sweep.drivers.sgd_seed_runs`). Returns a dataset with scalar coordinates
+    ``p``, ``pstar``, ``N`` and the dim ``scan``; see :func:`eta_opt_sgd_dataset`.
     ``ValueError`` (one line) for ``seeds < 2`` (a standard error needs two), fractions outside
     (0, 1), or a ``start`` that is no increasing log grid."""
     p, pstar, N = _validate.widths(p, pstar, N)
@@ -81,12 +82,9 @@ def eta_opt_sgd_case(
         raise ValueError(f"start must be (min, max, num) with min < max; got {start!r}")
 
     def run(values: NDArray[np.float64]) -> xr.Dataset:
-        tasks = [(p, pstar, float(v), N, int(s), alpha, escape_fraction, learned_fraction)
-                 for v in values for s in seed_arr]
-        parts = map_tasks(_sgd_task, tasks, client, desc=f"SGD eta_opt p={p} p*={pstar} N={N}")
-        S = seed_arr.size
-        rows = [concat(parts[i * S:(i + 1) * S], "seed") for i in range(len(values))]
-        return concat(rows, "eta_over_p").assign_coords(seed=seed_arr).assign_attrs(p=p, pstar=pstar)
+        runs = sgd_seed_runs(p, pstar, eta=eta_from_eta_over_p(values, p), N=N, seeds=seed_arr, alpha=alpha,
+                             escape_fraction=escape_fraction, client=client, desc=f"SGD eta_opt p={p} p*={pstar} N={N}")
+        return _scan(runs, values, learned_fraction)
 
     grid = round_grid(eta_over_p_ode * np.geomspace(lo, hi, num))
     result = search_eta_opt(run(grid), run, EtaOptSearch(refine_points=refine_points, refine_rounds=refine_rounds))

@@ -29,10 +29,9 @@ from quadsgd.beyond._cases import (
 from quadsgd.grids import eta_from_eta_over_p, sample_counts, sgd_alpha_grid
 from quadsgd.ode import integrate
 from quadsgd.schema import annotate
-from quadsgd.sgd import simulate
 from quadsgd.stationary import stationary_risk
 from quadsgd.status import CROSSED
-from quadsgd.sweep.execute import map_tasks
+from quadsgd.sweep.drivers import sgd_seed_runs
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -47,13 +46,6 @@ def noise_alpha_grid(alpha_max: float, N: int, points: int) -> NDArray[np.float6
     late = np.linspace(alpha_max / 2, alpha_max, points // 2 + 1)
     grid = np.concatenate([sgd_alpha_grid(alpha_max, N, points), late])
     return sample_counts(np.unique(np.rint(grid * N)) / N, N) / N
-
-
-def _sgd_task(p: int, pstar: int, eta: float, N: int, seed: int, noise: float, alpha: NDArray[np.float64],
-              escape_fraction: float) -> xr.Dataset:
-    ds = simulate(p, pstar, eta=eta, N=N, seed=np.array([seed]), alpha=alpha, method="gram",
-                  escape_fraction=escape_fraction, noise=noise)
-    return ds[["risk", "status", "alpha_escape", "M0"]].drop_vars("eta")
 
 
 def noise_dataset(
@@ -71,14 +63,14 @@ def noise_dataset(
 ) -> xr.Dataset:
     """SGD and the ODE from each run's own ``M(0)``, over ``(noise, eta_over_p, seed)``.
 
-    One task per (noise, eta, seed); seeds ``0 .. seeds-1`` share their ``M(0)`` and input
-    samples across noise levels and learning rates (keyed streams), so differences are the
-    effect of the noise. Returns dims ``(noise, eta_over_p, dynamics, seed, alpha)``:
-    ``risk`` (clean), ``status``, ``alpha_escape``; over seeds the runs that crossed the escape
-    threshold ``n_crossed`` and their mean escape time ``alpha_escape_mean(_sem)``
-    (``(noise, eta_over_p, dynamics)``); the end-point risk
-    ``risk_end`` and the mean risk over ``alpha >= alpha_max / 2`` per run, ``risk_late_mean``
-    (``(noise, eta_over_p, dynamics, seed)``); the stationary risk of the noisy ODE
+    Tasks of several seeds per (noise, eta) (:func:`quadsgd.sweep.drivers.sgd_seed_runs`);
+    seeds ``0 .. seeds-1`` share their ``M(0)`` and input samples across noise levels and
+    learning rates (keyed streams), so differences are the effect of the noise. Returns dims
+    ``(noise, eta_over_p, dynamics, seed, alpha)``: ``risk`` (clean), ``status``,
+    ``alpha_escape``; over seeds the runs that crossed the escape threshold ``n_crossed`` and
+    their mean escape time ``alpha_escape_mean(_sem)`` (``(noise, eta_over_p, dynamics)``); the
+    end-point risk ``risk_end`` and the mean risk over ``alpha >= alpha_max / 2`` per run,
+    ``risk_late_mean`` (``(noise, eta_over_p, dynamics, seed)``); the stationary risk of the noisy ODE
     (:func:`quadsgd.stationary.stationary_risk`), ``risk_stationary (noise, eta_over_p)``;
     the flag ``censored_by_threshold (noise, eta_over_p)`` (the noisy end state sits at or above
     ``escape_threshold``: runs read ``censored`` without an escape time although they learned what
@@ -93,11 +85,10 @@ def noise_dataset(
     seed_arr = np.arange(_validate.positive_int("seeds", seeds))
     alpha = noise_alpha_grid(_validate.positive_real("alpha_max", alpha_max), N,
                              _validate.positive_int("alpha_points", alpha_points))
-    tasks = [(p, pstar, float(e), N, int(s), float(v), alpha, escape_fraction)
-             for v in noises for e in etas for s in seed_arr]
-    runs = map_tasks(_sgd_task, tasks, client, desc=f"noise p={p} p*={pstar} N={N}")
-    S, E = seed_arr.size, etas.size
-    by_eta = [concat(runs[i * S:(i + 1) * S], "seed") for i in range(noises.size * E)]
+    runs = sgd_seed_runs(p, pstar, eta=etas[None, :], N=N, noise=noises[:, None], seeds=seed_arr, alpha=alpha,
+                         escape_fraction=escape_fraction, client=client, desc=f"noise p={p} p*={pstar} N={N}")
+    by_eta = [d[["risk", "status", "alpha_escape", "M0"]].drop_vars("eta") for d in runs]
+    E = etas.size
     by_noise = [concat(by_eta[j * E:(j + 1) * E], "eta_over_p") for j in range(noises.size)]
     sgd = concat(by_noise, "noise").assign_coords(noise=noises, eta_over_p=etas_p, seed=seed_arr)
     M0 = sgd["M0"].transpose("noise", "eta_over_p", "seed", "k", "r").values
