@@ -104,6 +104,20 @@ def test_edge_closed_form_matches_the_numerical_jacobian(p, pstar):
     assert below.real.max() < 0 < above.real.max()
 
 
+@pytest.mark.parametrize("p,pstar", PAIRS + [(2, 2), (3, 3), (5, 3)])
+def test_fastest_rate_at_zero_error_is_the_largest_transverse_eigenvalue(p, pstar):
+    """The closed form against the numerical Jacobian on the whole (Q, M) space, below the edge."""
+    U = np.linalg.qr(np.random.default_rng(p * 10 + pstar + 1).standard_normal((p, pstar)))[0]
+    edge = theory.eta_zero_error_edge(p, pstar)
+    for eta in (0.05 * edge, 0.5 * edge, 0.95 * edge):
+        spectrum = theory.zero_error_transverse_spectrum(p, pstar, eta, U)
+        rate = float(theory.zero_error_fastest_rate(p, pstar, eta))
+        assert np.abs(spectrum.real).max() == pytest.approx(rate, rel=1e-6)
+        assert rate == pytest.approx(2 * eta / edge, rel=1e-14)
+    with pytest.raises(ValueError, match="no zero-error manifold"):
+        theory.zero_error_fastest_rate(1, 2, 0.1)
+
+
 def test_edge_is_nan_without_a_zero_error_manifold():
     assert np.isnan(theory.eta_zero_error_edge(1, 2))
     with pytest.raises(ValueError, match="no zero-error manifold"):

@@ -29,6 +29,7 @@ __all__ = [
     "escape_time_estimate",
     "teacher_overlap",
     "eta_zero_error_edge",
+    "zero_error_fastest_rate",
     "zero_error_point",
     "zero_error_transverse_spectrum",
     "zero_error_edge_numerical",
@@ -208,6 +209,27 @@ def eta_zero_error_edge(p: int, pstar: int) -> float:
     if p < pstar:
         return math.nan
     return p * pstar / (2.0 * (pstar + 2.0))
+
+
+def zero_error_fastest_rate(p: int, pstar: int, eta: ArrayLike) -> NDArray[np.float64]:
+    """Largest decay rate of the ODE linearized at the zero-error manifold: ``4 e (p* + 2) / p*``
+    with ``e = eta / p`` (1 / alpha).
+
+    It is the first eigenvalue of :func:`eta_zero_error_edge` (the teacher-aligned students'
+    overlap ``x`` relaxing at fixed norm), and the largest in magnitude of the whole transverse
+    spectrum for ``eta`` below the edge (checked against :func:`zero_error_transverse_spectrum`,
+    tests/test_stability.py). It equals ``2 eta / eta_zero_error_edge``, between 0 and 2 where
+    the manifold is stable, and does not depend on p at fixed ``eta / p``. An explicit
+    integrator's step near the manifold is bounded by its stability limit over this rate
+    (Dormand-Prince 5(4): ``3.307 / rate``), whatever accuracy the slow approach needs
+    (docs/performance.md, "The paper run"). Raises ``ValueError`` for ``p < pstar`` (no
+    zero-error manifold), widths or ``eta`` invalid.
+    """
+    p, pstar, _ = _validate.widths(p, pstar)
+    if p < pstar:
+        raise ValueError(f"p={p} < pstar={pstar}: no zero-error manifold")
+    e = _validate.positive_array("eta", eta) / p
+    return 4.0 * e * (pstar + 2.0) / pstar
 
 
 def zero_error_point(p: int, pstar: int, U: ArrayLike | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
