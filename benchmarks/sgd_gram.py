@@ -1,6 +1,6 @@
 """Workload 3: the exact Gram chain, per sample, against the cost of drawing its random numbers.
 
-Ours: ``simulate(..., method="gram")`` on a batch of ``quadsgd.sgd._LANES`` seeds (the runs
+Ours: ``simulate(..., method="gram")`` on a batch of ``quadsgd.sgd.LANES`` seeds (the runs
 advance side by side in the lanes of one kernel) over a fixed number of samples; seconds per
 sample of one run are the batch's time over (samples x seeds), fixed costs removed by
 difference as in :mod:`benchmarks.sgd_weights`. The same for one seed alone is in the details.
@@ -27,7 +27,7 @@ import numpy as np
 
 from benchmarks import Row
 from benchmarks.sgd_weights import samples_for, weights_per_sample
-from quadsgd.sgd import _GRAM_BLOCK, _LANES, simulate
+from quadsgd.sgd import _GRAM_BLOCK, LANES, simulate
 
 PAIRS = ((2, 1), (4, 4), (8, 8))
 #: The last commit with the Gram chain before issue 20.3 (full Cholesky of the Gram matrix per sample).
@@ -128,7 +128,7 @@ SIZES = {
 def run(size: str) -> list[Row]:
     pairs, repeats, S_batch, S_one, S_base = SIZES[size]
     base_sim = baseline_simulate()
-    seeds = np.arange(_LANES)
+    seeds = np.arange(LANES)
     rows = []
     for p, pstar in pairs:
         medians: dict[str, float] = {}
@@ -148,7 +148,7 @@ def run(size: str) -> list[Row]:
         floor, floor_cpu = t["floor"]
         cpu = " / ".join(f"{t[k][1] * 1e9:.3g} ns" for k in ("baseline", "ours", "ours, 1 seed", "floor"))
         cpu_ratio = " / ".join(f"{t[k][1] / floor_cpu:.2f}" for k in ("baseline", "ours", "ours, 1 seed"))
-        for label, what in (("ours", f"{_LANES} seeds side by side"), ("ours, 1 seed", "1 seed")):
+        for label, what in (("ours", f"{LANES} seeds side by side"), ("ours, 1 seed", "1 seed")):
             ours = t[label][0]
             rows.append(Row(
                 workload=f"SGD gram p={p} p*={pstar} N=1e3, {what} (per sample; baseline: {base_text})",
