@@ -7,8 +7,10 @@ largest decay rate of the linearized flow is ``theory.zero_error_fastest_rate`` 
 step is stable only while ``h * rate`` stays inside the scheme's real stability interval, here
 computed from the Dormand-Prince tableau of ``quadsgd.ode`` (``R(z) = 1 + z b^T (I - z A)^-1 1``).
 Prints a Markdown table: measured h, h * rate against the bound, and the steps predicted from the
-bound against those taken (docs/performance.md, "The paper run").
-Usage: python scripts/tail_stiffness.py [--alpha 1e4 2e4] [--case p pstar eta_over_p ...]
+bound against those taken (docs/performance.md, "The paper run"). A member that has stopped by
+alpha_1 (diverged, or converged to the risk floor) gets a row without a step size; ``p < p*``
+has no zero-error manifold and is refused.
+Usage: python scripts/tail_stiffness.py [--alpha 1e4 2e4] [--case P PSTAR ETA_OVER_P] [--case ...]
 """
 
 from __future__ import annotations
@@ -39,9 +41,13 @@ def stability_bound() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alpha", type=float, nargs=2, default=[1e4, 2e4])
-    parser.add_argument("--case", type=float, nargs=3, action="append", metavar=("P", "PSTAR", "ETA_OVER_P"))
+    parser.add_argument("--case", type=float, nargs=3, action="append", metavar=("P", "PSTAR", "ETA_OVER_P"),
+                        help="one case (repeat the flag for more); default: the table of docs/performance.md")
     args = parser.parse_args()
     cases = [(int(p), int(s), e) for p, s, e in args.case] if args.case else CASES
+    for p, s, _ in cases:
+        if p < s:
+            parser.error(f"--case {p} {s}: p < pstar has no zero-error manifold")
     bound = stability_bound()
     a1, a2 = args.alpha
     print(f"Dormand-Prince 5(4) real stability interval: {bound:.4f}; tail alpha {a1:g} -> {a2:g}\n")
@@ -51,10 +57,13 @@ def main() -> None:
         Q0, M0, T = ode_initial(p, s, 10_000, 0)
         runs = [ode.integrate(Q0, M0, p * e, log_alpha_grid(a, 16), T, overlaps="final") for a in (a1, a2)]
         steps = int(runs[1].n_steps) - int(runs[0].n_steps)
-        h = (a2 - a1) / steps
         rate = float(theory.zero_error_fastest_rate(p, s, p * e))
-        print(f"| {p} | {s} | {e:g} | {Status(int(runs[1].status)).name.lower()} | {float(runs[1].risk[-1]):.1e} "
-              f"| {h:.4f} | {rate:.4f} | {h * rate:.4f} | {steps} | {(a2 - a1) * rate / bound:.0f} |", flush=True)
+        head = f"| {p} | {s} | {e:g} | {Status(int(runs[1].status)).name.lower()} | {float(runs[1].risk[-1]):.1e} "
+        if steps == 0 or float(runs[0].alpha_stop) < a1:  # stopped before alpha_1: no tail to measure
+            print(f"{head}| - | {rate:.4f} | - | {steps} | - |", flush=True)
+            continue
+        h = (a2 - a1) / steps
+        print(f"{head}| {h:.4f} | {rate:.4f} | {h * rate:.4f} | {steps} | {(a2 - a1) * rate / bound:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

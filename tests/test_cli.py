@@ -113,6 +113,54 @@ def test_check_config_names_file_and_line_of_a_duplicate_key(tmp_path, capsys):
                  str(root / "config" / "test.yaml")]) == 0
 
 
+def test_summary_of_a_run_directory_reads_its_results(tmp_path, capsys, summary_store):
+    """``snakemake --directory run2`` writes run2/results/: ``quadsgd summary run2`` reads it
+    (a results directory or the store itself still work as before)."""
+    import shutil
+
+    shutil.copytree(summary_store, tmp_path / "run2" / "results" / "summary.zarr")
+    assert cli_main(["summary", str(tmp_path / "run2")]) == 0
+    table = capsys.readouterr().out
+    assert "eta_opt" in table
+    assert cli_main(["summary", str(tmp_path / "run2" / "results")]) == 0
+    assert capsys.readouterr().out == table
+    assert cli_main(["summary", str(tmp_path / "elsewhere")]) == 2
+    assert "no such store" in capsys.readouterr().err
+
+
+def test_summary_flags_narrow_rows_whose_runs_diverged(tmp_path, capsys, summary_store):
+    """A learning rate beyond the narrow student's end-state edge diverges: its row says so
+    instead of printing bare NaN."""
+    import shutil
+
+    from quadsgd.beyond.narrow import narrow_dataset
+
+    shutil.copytree(summary_store, tmp_path / "summary.zarr")
+    narrow = narrow_dataset([(1, 2)], N=1000, seeds=2, eta_over_p=(0.02, 0.6, 2), alpha_max=300)
+    assert (narrow["status"].sel(eta_over_p=0.6) == 3).all() and (narrow["status"].sel(eta_over_p=0.02) != 3).all()
+    write_zarr_atomic(narrow, tmp_path / "beyond" / "narrow.zarr")
+    assert cli_main(["summary", str(tmp_path)]) == 0
+    rows = {line.split()[3]: line for line in capsys.readouterr().out.splitlines()
+            if line.split()[:2] == ["1", "2"] and len(line.split()) > 5}
+    assert "diverged: 2/2 seeds" in rows["0.6"] and "diverged" not in rows["0.02"]
+
+
+def test_check_config_reads_a_partial_file_over_the_defaults(tmp_path, capsys):
+    """The Snakefile reads config/config.yaml first: a file naming only what differs is checked
+    for what it says (its own key named), not refused for the sections it leaves out."""
+    root = Path(__file__).resolve().parents[1]
+    schema = str(root / "workflow" / "schemas" / "config.schema.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sgd: {N: [2]}\n")
+    assert cli_main(["check-config", "--schema", schema, str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.yaml: sgd.N: 2: must be at least p + pstar" in err[0]
+    good = tmp_path / "good.yaml"
+    good.write_text("sgd: {seeds: 20}\n")
+    assert cli_main(["check-config", "--schema", schema, str(good)]) == 0
+    assert cli_main(["check-config", "--schema", schema, str(root / "config" / "config.yaml"), str(good)]) == 0
+
+
 # --- beyond-the-paper rows (issue 19) -------------------------------------------------------------
 
 

@@ -86,11 +86,44 @@ def test_seeds_any_shape_whole_floats_and_the_int64_limit():
             _validate.seeds("seed", bad)
 
 
+def test_seeds_that_label_runs_are_one_non_empty_list_without_repeats():
+    np.testing.assert_array_equal(_validate.seed_coordinate("seeds", 3), [3])
+    np.testing.assert_array_equal(_validate.seed_coordinate("seeds", [4, 0, 2.0]), [4, 0, 2])
+    for bad, text in (([1, 1], "seeds must not repeat .*got 1 2 times"),
+                      ([[0, 1]], "seeds must be a non-empty 1-D list"), ([], "seeds must be a non-empty 1-D list"),
+                      ([0, -1], "seeds must be an integer")):
+        with pytest.raises(ValueError, match=f"^{text}"):
+            _validate.seed_coordinate("seeds", bad)
+
+
+def test_seed_dimensions_refuse_repeated_seeds_at_the_entry_points():
+    from quadsgd import sgd
+    from quadsgd.sweep import drivers
+
+    with pytest.raises(ValueError, match="^seed must not repeat"):
+        sgd.simulate(2, 1, eta=0.2, N=50, seed=[3, 4, 3], alpha_max=1.0)
+    with pytest.raises(ValueError, match="^seeds must not repeat"):
+        drivers.sgd_seed_runs(2, 1, eta=0.2, N=50, seeds=[1, 1], alpha=[0.0, 1.0])
+    with pytest.raises(ValueError, match="^seeds must not repeat"):
+        drivers.ode_scan(2, 1, eta_over_p=[0.1], seeds=[5, 5], N=50, alpha=[0.0, 1.0])
+
+
+def test_arrays_of_non_numbers_are_refused_showing_the_value():
+    with pytest.raises(ValueError, match=r"^eta must be finite and positive numbers; got '0.2' \(str of <U3\)"):
+        _validate.positive_array("eta", "0.2")
+    with pytest.raises(ValueError, match=r"^eta must be .*got \[True, False\] \(list of bool\)"):
+        _validate.positive_array("eta", [True, False])
+
+
 def test_widths():
     assert _validate.widths(2, 1.0) == (2, 1, None)
     assert _validate.widths(2.0, 1, 3) == (2, 1, 3)
     with pytest.raises(ValueError, match="N must be at least p \\+ pstar = 3; got N=2"):
         _validate.widths(2, 1, 2)
+    with pytest.raises(ValueError, match="N must be at least p \\+ pstar = 3; got N=0"):
+        _validate.widths(2, 1, 0)
+    with pytest.raises(ValueError, match="^N must be an integer; got 100.5"):
+        _validate.widths(2, 1, 100.5)
     for args, name in (((0, 1), "p"), ((1, 1.5), "pstar"), ((True, 1), "p"), ((1, 1, math.nan), "N")):
         with pytest.raises(ValueError, match=f"^{name} must"):
             _validate.widths(*args)

@@ -81,7 +81,8 @@ def fraction(name: str, value: object) -> float:
 def _real_array(name: str, value: ArrayLike, rule: str) -> NDArray[np.float64]:
     raw = np.asarray(value)
     if raw.dtype.kind not in "iuf":  # bool, strings, objects: not numbers of a physical quantity
-        raise ValueError(f"{name} must be {rule}; got {type(value).__name__} of dtype {raw.dtype}")
+        shown = repr(value) if raw.ndim == 0 else repr(raw.ravel()[:4].tolist())
+        raise ValueError(f"{name} must be {rule}; got {shown} ({type(value).__name__} of {raw.dtype})")
     return raw.astype(np.float64)
 
 
@@ -125,6 +126,20 @@ def seeds(name: str, value: object) -> NDArray[np.int64]:
     return np.array(flat, dtype=np.int64).reshape(arr.shape)
 
 
+def seed_coordinate(name: str, value: object) -> NDArray[np.int64]:
+    """Seeds (see :func:`seeds`) that label runs along a ``seed`` dimension: a scalar or a
+    non-empty 1-D list without repeats (a repeated seed would be a repeated coordinate, which
+    ``.sel(seed=...)`` cannot tell apart). Returned 1-D."""
+    arr = np.atleast_1d(seeds(name, value))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D list; got shape {arr.shape}")
+    values, counts = np.unique(arr, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"{name} must not repeat (each seed labels one run); got {int(values[counts > 1][0])} "
+                         f"{int(counts.max())} times")
+    return arr
+
+
 @overload
 def widths(p: object, pstar: object, N: None = None) -> tuple[int, int, None]: ...
 
@@ -145,7 +160,7 @@ def widths(p: object, pstar: object, N: object | None = None) -> tuple[int, int,
     p_, s_ = positive_int("p", p), positive_int("pstar", pstar)
     if N is None:
         return p_, s_, None
-    N_ = positive_int("N", N)
+    N_ = integer("N", N)
     if N_ < p_ + s_:
         raise ValueError(f"N must be at least p + pstar = {p_ + s_}; got N={N_}")
     return p_, s_, N_

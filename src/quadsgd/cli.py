@@ -121,6 +121,17 @@ BEYOND_REQUIRED: dict[str, tuple[str, ...]] = {
 CENSORED_NOTE = "censored: end state above the escape threshold (learned what it can; no escape time)"
 
 
+def _diverged_note(d: xr.Dataset) -> str:
+    """``diverged: k/n seeds`` for a row whose runs (some or all) diverged, else ``""``."""
+    import numpy as np
+
+    from quadsgd.status import Status
+
+    status = np.asarray(d["status"].values)
+    k = int(np.sum(status == int(Status.DIVERGED)))
+    return f"  diverged: {k}/{status.size} seeds (the mean is over the others)" if k else ""
+
+
 def _censored(d: xr.Dataset) -> bool:
     """``censored_by_threshold`` of one row (False for stores written before the flag existed)."""
     return "censored_by_threshold" in d and int(d["censored_by_threshold"]) == 1
@@ -207,7 +218,7 @@ def format_beyond(name: str, ds: xr.Dataset) -> list[str]:
             lines.append(f"{p:>4} {s:>3} {_num(float(d['risk_best_fit']), '.5f'):>10} {float(e):>8.4g} "
                          f"{_num(float(x['risk_end'].mean('seed')), '.5f'):>10} "
                          f"{_num(float(x['risk_excess'].mean('seed')), '.2e'):>10}"
-                         + (f"  {CENSORED_NOTE}" if _censored(x) else ""))
+                         + (f"  {CENSORED_NOTE}" if _censored(x) else "") + _diverged_note(x))
     return lines
 
 
@@ -215,6 +226,8 @@ def _summary(args: argparse.Namespace) -> int:
     from quadsgd.storage import StoreError, open_store  # imports xarray: only when needed
 
     path = Path(args.results)
+    if path.suffix != ".zarr" and not (path / "summary.zarr").exists() and (path / "results" / "summary.zarr").exists():
+        path = path / "results"  # a run directory (snakemake --directory DIR) holding results/
     store = path if path.suffix == ".zarr" else path / "summary.zarr"
     try:  # every variable checked: format version, chunks present and decodable
         ds = open_store(store, required=_REQUIRED)
@@ -258,7 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"quadsgd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     summary = sub.add_parser("summary", help="print eta_opt, escape time at eta_opt and counts per (p, p*)")
-    summary.add_argument("results", help="results directory (holding summary.zarr) or the summary store itself")
+    summary.add_argument("results", help="results directory (holding summary.zarr), a run directory holding "
+                         "results/ (snakemake --directory DIR), or the summary store itself")
     summary.set_defaults(func=_summary)
     check = sub.add_parser("check-config", help="check config files as the pipeline would (one line; exit 0 or 2)")
     check.add_argument("files", nargs="+", help="config files, later ones overriding earlier ones")

@@ -78,6 +78,8 @@ class ConfigError(ValueError):
 
 #: The workflow's schema in a source checkout (the package is installed from it, editable).
 DEFAULT_SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: The defaults the Snakefile always reads first, under any ``--configfile``.
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 
 def _short_repr(value: Any, limit: int = 80) -> str:
     text = repr(value).replace("\n", " ")
@@ -580,7 +582,9 @@ def _culprit(factors: Mapping[tuple[str, ...], float]) -> tuple[str, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m quadsgd.config [--schema SCHEMA] FILE...``: check config files (later files
-    override earlier ones) as the pipeline would; prints one line, exit status 0 or 2.
+    override earlier ones) as the pipeline would: over the repository's ``config/config.yaml``
+    (:data:`DEFAULT_CONFIG`, which the Snakefile always reads first), so a file that names only
+    what differs is checked for what it says. Prints one line, exit status 0 or 2.
 
     Also reports what Snakemake reads before the workflow can check anything: an empty or
     unparsable file, named with its line."""
@@ -594,15 +598,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"config error: schema not found: {args.schema}; run from the repository root or pass --schema",
               file=sys.stderr)
         return 2
+    files = list(args.files)
+    if DEFAULT_CONFIG.is_file() and not any(
+            os.path.isfile(f) and os.path.samefile(f, DEFAULT_CONFIG) for f in files):
+        files.insert(0, str(DEFAULT_CONFIG))
     try:
-        srcs = sources(args.files)
+        srcs = sources(files)
         _cfg, warnings = check_config(srcs.merged(), args.schema, srcs)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
     for w in warnings:
         print(w, file=sys.stderr)
-    print(f"config ok: {', '.join(args.files)}")
+    print(f"config ok: {', '.join(files)}")
     return 0
 
 

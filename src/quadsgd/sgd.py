@@ -563,9 +563,9 @@ def simulate(
     if method not in ("weights", "gram"):
         raise ValueError(f"method must be 'weights' or 'gram'; got {method!r}")
     eta_arr = _validate.positive_array("eta", eta)
-    seed_arr = _validate.seeds("seed", seed)
-    if eta_arr.ndim > 1 or seed_arr.ndim > 1:
+    if np.ndim(eta) > 1 or np.ndim(seed) > 1:
         raise ValueError("eta and seed must be scalars or 1-D")
+    seed_arr = _validate.seed_coordinate("seed", seed) if np.ndim(seed) else _validate.seeds("seed", seed)
     escape_fraction = _validate.fraction("escape_fraction", escape_fraction)
     noise = _validate.real("noise", noise, low=0.0, low_open=False)
     stop_at_escape = bool(stop_at_escape)

@@ -6,9 +6,11 @@ the module's tests; the report is built from it once.
 
 from __future__ import annotations
 
+import ast
 import io
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,6 +106,11 @@ def test_logs_are_text_and_never_empty(finished_run):
         assert "\r" not in text, f"{path} holds carriage returns (a progress bar)"
     ode_log = (work / "logs" / "simulate_ode" / "job000.log").read_text()
     assert "ODE p=1 p*=1 part 0: 2/2 tasks done (100%" in ode_log
+    # SGD and the ODE from each run's M(0) counted apart: 2 seeds each (config/test.yaml), not 4.
+    sgd_log = (work / "logs" / "simulate_sgd" / "p2_pstar1.log").read_text()
+    counts = dict(re.findall(r"N=200 (sgd|ode): status counts (\{[^}]*\})", sgd_log))
+    assert set(counts) == {"sgd", "ode"}
+    assert all(sum(ast.literal_eval(c).values()) == 2 for c in counts.values())
 
 
 def test_console_is_quiet_and_shows_progress(finished_run):

@@ -29,7 +29,9 @@ def main(smk) -> None:
             ds = drivers.sgd_curves(p, pstar, N=N, eta=eta, seeds=np.arange(cfg["seeds"]),
                                     alpha_max=cfg["alpha_max"], alpha_points=cfg["alpha_points"],
                                     escape_fraction=smk.params.escape_fraction, client=client)
-            log.info("N=%d: status counts %s", N, aggregate.status_counts(ds))
+            for dynamics in ds["dynamics"].values:  # SGD and the ODE from each run's M(0), counted apart
+                log.info("N=%d %s: status counts %s", N, dynamics,
+                         aggregate.status_counts(ds.sel(dynamics=dynamics)))
             write_zarr_atomic(ds, out / plan.sgd_store(N))
 
 

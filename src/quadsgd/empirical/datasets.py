@@ -193,7 +193,7 @@ def flow_curves_dataset(
     d, mstar, m = check_widths(d, mstar, m)
     check_teacher(teacher)
     a = check_alphas(alphas)
-    seeds_arr = _validate.seeds("seeds", seeds).ravel()
+    seeds_arr = _validate.seed_coordinate("seeds", seeds)
     ns = n_samples(a, d)
     res = []
     for n in ns:

@@ -233,7 +233,7 @@ def recovery_sweep(
     d, mstar, m = check_widths(d, mstar, m)
     options = _check_options(options)
     a = check_alphas(alphas)
-    seeds_arr = _validate.seeds("seeds", seeds).ravel()
+    seeds_arr = _validate.seed_coordinate("seeds", seeds)
     ns = n_samples(a, d)
     tasks = [(d, mstar, int(n), int(s), m, options) for n in ns for s in seeds_arr]
     outcomes = map_tasks(recover_instance, tasks, client, desc=f"recovery d={d} m*={mstar}", progress=progress)
@@ -374,7 +374,7 @@ def recovery_dataset(
         for ms in ms_arr:
             check_widths(d, ms, None)
     a = check_alphas(alphas)
-    seeds_arr = _validate.seeds("seeds", seeds).ravel()
+    seeds_arr = _validate.seed_coordinate("seeds", seeds)
     D, S, A, K = d_arr.size, ms_arr.size, a.size, seeds_arr.size
     tasks = [(int(d), int(ms), int(n), int(s), int(d), options)
              for d in d_arr for ms in ms_arr for n in n_samples(a, int(d)) for s in seeds_arr]

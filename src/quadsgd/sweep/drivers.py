@@ -105,7 +105,7 @@ def ode_scans(
     job of many small cases keeps every worker busy); one dataset per case, in order, each
     identical to that case's :func:`ode_scan`. ``desc`` names the progress lines (default: the
     number of cases)."""
-    seed_arr = np.atleast_1d(_validate.seeds("seeds", seeds))
+    seed_arr = _validate.seed_coordinate("seeds", seeds)
     grid = _validate.alpha_grid("alpha", alpha)
     per_task = _validate.positive_int("points_per_task", points_per_task)
     tasks, shapes, checked = [], [], []
@@ -237,9 +237,7 @@ def sgd_seed_runs(
         raise ValueError(f"N must broadcast with eta and noise; got shapes {np.shape(N)} and {etas.shape}") from None
     etas, noises = (np.broadcast_to(a, shape).ravel() for a in (etas, noises))
     Ns = [_validate.widths(p, pstar, n)[2] for n in np.broadcast_to(np.asarray(N, dtype=object), shape).ravel()]
-    seed_arr = _validate.seeds("seeds", seeds)
-    if seed_arr.ndim != 1 or seed_arr.size == 0:
-        raise ValueError(f"seeds must be a non-empty 1-D list; got shape {seed_arr.shape}")
+    seed_arr = _validate.seed_coordinate("seeds", seeds)
     grid = _validate.alpha_grid("alpha", alpha)
     escape_fraction = _validate.fraction("escape_fraction", escape_fraction)
     for n in set(Ns):
@@ -287,7 +285,7 @@ def sgd_curves(
     """
     p, pstar, N_ = _validate.widths(p, pstar, N)
     eta = _validate.positive_real("eta", eta)
-    seed_arr = np.atleast_1d(_validate.seeds("seeds", seeds))
+    seed_arr = _validate.seed_coordinate("seeds", seeds)
     alpha = sgd_alpha_grid(alpha_max, N_, alpha_points)
     sgd = sgd_seed_runs(p, pstar, eta=eta, N=N_, seeds=seed_arr, alpha=alpha, escape_fraction=escape_fraction,
                         client=client, desc=f"SGD p={p} p*={pstar} N={N_}", progress=progress)[0]
@@ -335,7 +333,7 @@ def implicit_bias_runs(
     if p < pstar:
         raise ValueError(f"the implicit bias needs p >= pstar; got p={p}, pstar={pstar}")
     eta = _validate.positive_real("eta", eta)
-    seed_arr = np.atleast_1d(_validate.seeds("seeds", seeds))
+    seed_arr = _validate.seed_coordinate("seeds", seeds)
     grid = _validate.alpha_grid("alpha", alpha)
     tasks = [(p, pstar, N_, eta, int(s), grid) for s in seed_arr]
     runs = map_tasks(_ib_task, tasks, client, desc=f"implicit bias p={p} p*={pstar}", progress=progress)
