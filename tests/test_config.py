@@ -84,8 +84,13 @@ def test_slurm_cluster_kwargs_may_set_what_local_reserves():
 
 def test_command_line_checker(tmp_path, capsys):
     good = tmp_path / "good.yaml"
-    good.write_text("grid: {p: [1], pstar: [1]}\n")
+    good.write_text("grid: {p: [1, 2], pstar: [1]}\n")  # the README's complete config
     assert qc.main(["--schema", str(SCHEMA), str(good)]) == 0
+    # Read over config/config.yaml, as the Snakefile does: its beyond section needs (2, 1) in the grid.
+    narrow = tmp_path / "narrow.yaml"
+    narrow.write_text("grid: {p: [1], pstar: [1]}\n")
+    assert qc.main(["--schema", str(SCHEMA), str(narrow)]) == 2
+    assert "config.yaml: beyond.escape_law.cases[0]: [2, 1]" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("grid: {p: [1], pstar: [1]\n")
     assert qc.main(["--schema", str(SCHEMA), str(good), str(bad)]) == 2

@@ -165,8 +165,8 @@ def test_bad_input_names_the_argument():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: stationary.stationary_risk(2, 1, 0.1, True), r"^noise must be finite numbers >= 0; got bool"),
-    (lambda: stationary.stationary_risk(2, 1, 0.1, "0.1"), r"^noise must be finite numbers >= 0; got str"),
+    (lambda: stationary.stationary_risk(2, 1, 0.1, True), r"^noise must be finite numbers >= 0; got True of type bool"),
+    (lambda: stationary.stationary_risk(2, 1, 0.1, "0.1"), r"^noise must be finite numbers >= 0; got '0.1' of"),
     (lambda: stationary.stationary_family(1, 2, 0.1, float("nan")), r"^noise must be finite and >= 0; got \[nan\]"),
     (lambda: stationary.stationary_risk(2, 1, [0.1, 0.2], [0.0, 0.1, 0.2]),
      r"^eta and noise must broadcast together; got shapes \(2,\) and \(3,\)"),

@@ -82,7 +82,7 @@ def _real_array(name: str, value: ArrayLike, rule: str) -> NDArray[np.float64]:
     raw = np.asarray(value)
     if raw.dtype.kind not in "iuf":  # bool, strings, objects: not numbers of a physical quantity
         shown = repr(value) if raw.ndim == 0 else repr(raw.ravel()[:4].tolist())
-        raise ValueError(f"{name} must be {rule}; got {shown} ({type(value).__name__} of {raw.dtype})")
+        raise ValueError(f"{name} must be {rule}; got {shown} of type {type(value).__name__}")
     return raw.astype(np.float64)
 
 
