@@ -82,6 +82,22 @@ def test_eta_opt_has_the_linear_reference():
     assert y[0] / x[0] == pytest.approx(np.exp(np.mean(np.log([0.2, 0.25, 0.25]))))
 
 
+def test_eta_opt_legend_is_compact_and_the_missing_optimum_note_hides_no_data():
+    """One legend entry per p* (with its exponent) and one per line style, not four per p*; the
+    note on a (p, p*) without optimum is written under the axes, not over the points."""
+    s = _summary()
+    s["eta_opt"][0, 0] = np.nan
+    fig = sgd.plot_eta_opt(s)
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == s.pstar.size + 1 and labels[0].startswith("$p^*=1$: fit")
+    (note,) = [t for t in ax.texts if t.get_text().startswith("no learning rate let every seed escape")]
+    renderer = fig.canvas.get_renderer()
+    assert note.get_window_extent(renderer).y1 < ax.get_window_extent(renderer).y0
+    assert note.get_window_extent(renderer).y0 >= 0  # inside the figure
+
+
 def test_sgd_vs_ode_shows_the_mean_over_seeds_with_a_band():
     rng = np.random.default_rng(0)
     alpha = np.linspace(0, 10, 11)

@@ -216,11 +216,12 @@ def _never_escaped(summary: xr.Dataset, pstars=None) -> list[tuple[int, int]]:
 
 
 def _note_never_escaped(ax: Axes, pairs: list[tuple[int, int]]) -> None:
-    """Say on the axes which ``(p, pstar)`` have no optimum (all censored or diverged): data, not a failure."""
+    """Say under the axes (where it hides no data) which ``(p, pstar)`` have no optimum (all
+    censored or diverged): data, not a failure."""
     if pairs:
-        ax.text(0.5, 0.5, "no learning rate let every seed escape for (p, p*)="
-                + ", ".join(f"({p}, {s})" for p, s in pairs), transform=ax.transAxes, ha="center", va="center",
-                wrap=True, bbox={"fc": "w", "ec": "0.5", "alpha": 0.9})
+        ax.annotate("no learning rate let every seed escape for (p, p*)=" + ", ".join(f"({p}, {s})" for p, s in pairs),
+                    xy=(0.5, 0.0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points",
+                    ha="center", va="top", fontsize="small", annotation_clip=False)
 
 
 def _log_y_if_positive(ax: Axes, values) -> None:
@@ -231,45 +232,54 @@ def _log_y_if_positive(ax: Axes, values) -> None:
         ax.set_yscale("log")
 
 
-def _width_axis(ax: Axes, ps: np.ndarray) -> None:
-    """Log x axis labelled by the student widths ``ps``, with grid and legend."""
+def _width_axis(ax: Axes, ps: np.ndarray, legend: bool = True) -> None:
+    """Log x axis labelled by the student widths ``ps``, with grid (and legend unless the caller
+    draws its own)."""
     ax.set_xscale("log")
     ax.set_xticks(ps, [str(p) for p in ps])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(r"student width $p$")
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    ax.legend()
+    if legend:
+        ax.legend()
 
 
 @styled
 def plot_eta_opt(summary: xr.Dataset) -> Figure:
     """Figure 2b: ``eta_opt`` vs p on log-log axes per ``pstar``, with the fitted ``c p^a``
     (drawn over ``p >= pstar``, the widths it was fitted on; open markers for ``p < pstar``) and
-    the linear reference ``eta_opt ∝ p`` (dashed, through the geometric mean of the same points)."""
+    the linear reference ``eta_opt ∝ p`` (dashed, through the geometric mean of the same points).
+    One legend entry per ``pstar`` (its colour and fitted exponent) and one per line style, in
+    the upper left, which the rising points leave free."""
     fig = new_figure(5.2, 4.2)
     ax = fig.subplots()
     ps = summary.p.values
+    handles, open_markers = [], False
     for i, s in enumerate(summary.pstar.values):
         d = summary.sel(pstar=s)
         a, se, c = (float(d[n]) for n in ("eta_opt_exponent", "eta_opt_exponent_se", "eta_opt_prefactor"))
         over = ps >= s
-        ax.plot(ps[over], d["eta_opt"].values[over], ls="none", marker="o", color=f"C{i}", label=rf"$p^*={s}$")
+        ax.plot(ps[over], d["eta_opt"].values[over], ls="none", marker="o", color=f"C{i}")
         if not over.all():
-            ax.plot(ps[~over], d["eta_opt"].values[~over], ls="none", marker="o", mfc="none", color=f"C{i}",
-                    label=rf"$p^*={s}$, $p<p^*$ (not fitted)")
+            open_markers = True
+            ax.plot(ps[~over], d["eta_opt"].values[~over], ls="none", marker="o", mfc="none", color=f"C{i}")
         pline = np.geomspace(max(ps.min(), s), ps.max(), 50)
         fitted = d["eta_opt"].values[over]
         good = np.isfinite(fitted) & (fitted > 0)
         if good.any():  # eta_opt proportional to p, through the geometric mean of the fitted points
             c1 = float(np.exp(np.mean(np.log(fitted[good] / ps[over][good]))))
-            ax.plot(pline, c1 * pline, color=f"C{i}", lw=1, ls="--", gid=f"linear_reference_pstar{s}",
-                    label=rf"reference $\eta_{{\rm opt}} \propto p$ ($p^*={s}$)")
+            ax.plot(pline, c1 * pline, color=f"C{i}", lw=1, ls="--", gid=f"linear_reference_pstar{s}")
+        fit = rf": fit $\propto p^{{{a:.2f} \pm {se:.2f}}}$" if np.isfinite(a) else ""
         if np.isfinite(a):
-            ax.plot(pline, c * pline**a, color=f"C{i}", lw=1,
-                    label=rf"fit $\eta_{{\rm opt}} \propto p^{{{a:.2f} \pm {se:.2f}}}$")
+            ax.plot(pline, c * pline**a, color=f"C{i}", lw=1)
+        handles.append(Line2D([], [], color=f"C{i}", marker="o", lw=1, label=rf"$p^*={s}${fit}"))
+    if open_markers:
+        handles.append(Line2D([], [], color="0.4", marker="o", mfc="none", ls="none", label=r"$p<p^*$ (not fitted)"))
+    handles.append(Line2D([], [], color="0.4", lw=1, ls="--", label=r"reference $\eta_{\rm opt} \propto p$"))
+    ax.legend(handles=handles, loc="upper left", fontsize="small")
     _log_y_if_positive(ax, summary["eta_opt"].values)
     _note_never_escaped(ax, _never_escaped(summary))
-    _width_axis(ax, ps)
+    _width_axis(ax, ps, legend=False)
     ax.set_ylabel(r"optimal learning rate $\eta_{\rm opt}$")
     ax.set_title(r"$\eta_{\rm opt}$ vs $p$ (ODE escape times)")
     return fig
