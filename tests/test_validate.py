@@ -89,7 +89,7 @@ def test_seeds_any_shape_whole_floats_and_the_int64_limit():
 def test_seeds_that_label_runs_are_one_non_empty_list_without_repeats():
     np.testing.assert_array_equal(_validate.seed_coordinate("seeds", 3), [3])
     np.testing.assert_array_equal(_validate.seed_coordinate("seeds", [4, 0, 2.0]), [4, 0, 2])
-    for bad, text in (([1, 1], "seeds must not repeat .*got 1 2 times"),
+    for bad, text in (([1, 1], "seeds must not repeat .*got 1 2 times"), ([2, 5, 5, 5, 2], "seeds .*got 2 2 times"),
                       ([[0, 1]], "seeds must be a non-empty 1-D list"), ([], "seeds must be a non-empty 1-D list"),
                       ([0, -1], "seeds must be an integer")):
         with pytest.raises(ValueError, match=f"^{text}"):

@@ -135,8 +135,9 @@ def seed_coordinate(name: str, value: object) -> NDArray[np.int64]:
         raise ValueError(f"{name} must be a non-empty 1-D list; got shape {arr.shape}")
     values, counts = np.unique(arr, return_counts=True)
     if (counts > 1).any():
-        raise ValueError(f"{name} must not repeat (each seed labels one run); got {int(values[counts > 1][0])} "
-                         f"{int(counts.max())} times")
+        first = int(np.argmax(counts > 1))
+        raise ValueError(f"{name} must not repeat (each seed labels one run); got {int(values[first])} "
+                         f"{int(counts[first])} times")
     return arr
 
 
