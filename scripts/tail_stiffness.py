@@ -59,7 +59,7 @@ def main() -> None:
         steps = int(runs[1].n_steps) - int(runs[0].n_steps)
         rate = float(theory.zero_error_fastest_rate(p, s, p * e))
         head = f"| {p} | {s} | {e:g} | {Status(int(runs[1].status)).name.lower()} | {float(runs[1].risk[-1]):.1e} "
-        if steps == 0 or float(runs[0].alpha_stop) < a1:  # stopped before alpha_1: no tail to measure
+        if steps == 0 or float(runs[1].alpha_stop) < a2:  # stopped before alpha_2: not a whole span of steps
             print(f"{head}| - | {rate:.4f} | - | {steps} | - |", flush=True)
             continue
         h = (a2 - a1) / steps

@@ -226,7 +226,8 @@ def _summary(args: argparse.Namespace) -> int:
     from quadsgd.storage import StoreError, open_store  # imports xarray: only when needed
 
     path = Path(args.results)
-    if path.suffix != ".zarr" and not (path / "summary.zarr").exists() and (path / "results" / "summary.zarr").exists():
+    if (path.suffix != ".zarr" and not os.path.lexists(path / "summary.zarr")
+            and os.path.lexists(path / "results" / "summary.zarr")):
         path = path / "results"  # a run directory (snakemake --directory DIR) holding results/
     store = path if path.suffix == ".zarr" else path / "summary.zarr"
     try:  # every variable checked: format version, chunks present and decodable

@@ -82,20 +82,29 @@ def test_eta_opt_has_the_linear_reference():
     assert y[0] / x[0] == pytest.approx(np.exp(np.mean(np.log([0.2, 0.25, 0.25]))))
 
 
-def test_eta_opt_legend_is_compact_and_the_missing_optimum_note_hides_no_data():
-    """One legend entry per p* (with its exponent) and one per line style, not four per p*; the
-    note on a (p, p*) without optimum is written under the axes, not over the points."""
+def test_eta_opt_legend_is_one_entry_per_pstar_and_per_line_style():
+    s = _summary()
+    labels = [t.get_text() for t in sgd.plot_eta_opt(s).axes[0].get_legend().get_texts()]
+    assert len(labels) == s.pstar.size + 1 and labels[0].startswith("$p^*=1$: fit")
+
+
+@pytest.mark.parametrize("plot", [sgd.plot_eta_opt, sgd.plot_escape_at_eta_opt, sgd.plot_escape_vs_eta])
+def test_the_missing_optimum_note_is_under_the_axis_label_inside_the_figure(plot):
+    """The note on a (p, p*) without optimum hides no data and no label: it is drawn below the
+    x-axis label, within the figure."""
     s = _summary()
     s["eta_opt"][0, 0] = np.nan
-    fig = sgd.plot_eta_opt(s)
+    s["alpha_escape_opt_sem"] = 0.1 * s["alpha_escape_opt"]
+    fig = plot(s)
     fig.canvas.draw()
-    (ax,) = fig.axes
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert len(labels) == s.pstar.size + 1 and labels[0].startswith("$p^*=1$: fit")
-    (note,) = [t for t in ax.texts if t.get_text().startswith("no learning rate let every seed escape")]
     renderer = fig.canvas.get_renderer()
-    assert note.get_window_extent(renderer).y1 < ax.get_window_extent(renderer).y0
-    assert note.get_window_extent(renderer).y0 >= 0  # inside the figure
+    notes = [(ax, t) for ax in fig.axes for t in ax.texts
+             if t.get_text().startswith("no learning rate let every seed escape")]
+    assert notes
+    for ax, note in notes:
+        box = note.get_window_extent(renderer)
+        assert box.y1 <= ax.xaxis.label.get_window_extent(renderer).y0 <= ax.get_window_extent(renderer).y0
+        assert box.y0 >= 0 and box.x0 >= 0 and box.x1 <= fig.bbox.width
 
 
 def test_sgd_vs_ode_shows_the_mean_over_seeds_with_a_band():

@@ -216,12 +216,12 @@ def _never_escaped(summary: xr.Dataset, pstars=None) -> list[tuple[int, int]]:
 
 
 def _note_never_escaped(ax: Axes, pairs: list[tuple[int, int]]) -> None:
-    """Say under the axes (where it hides no data) which ``(p, pstar)`` have no optimum (all
-    censored or diverged): data, not a failure."""
+    """Say under the x-axis label (where it hides no data) which ``(p, pstar)`` have no optimum
+    (all censored or diverged): data, not a failure. Wrapped to the figure's width."""
     if pairs:
         ax.annotate("no learning rate let every seed escape for (p, p*)=" + ", ".join(f"({p}, {s})" for p, s in pairs),
-                    xy=(0.5, 0.0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points",
-                    ha="center", va="top", fontsize="small", annotation_clip=False)
+                    xy=(0.5, 0.0), xycoords=ax.xaxis.label, xytext=(0, -3), textcoords="offset points",
+                    ha="center", va="top", fontsize="small", annotation_clip=False, wrap=True)
 
 
 def _log_y_if_positive(ax: Axes, values) -> None:

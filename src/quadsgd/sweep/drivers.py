@@ -213,10 +213,9 @@ def sgd_seed_runs(
     near-equal size (16 = ``sgd.LANES``) if that leaves at least 8 seeds per chunk, else ``S``
     one-seed chunks; one ``simulate`` call (task) per chunk. ``m = 2`` with a client (a job has
     two cores or more, and one task would leave all but one idle), ``m = 1`` without (the tasks
-    run one after the other). Why 8: the lane kernel costs less per run-sample than the one-run
-    kernel only with enough runs side by side; measured CPU time per run-sample relative to one
-    run per call, 2 | 4 | 8 | 16 lanes: (4, 2) 1.26 | 0.91 | 0.72 | 0.62, (8, 8) 1.70 | 1.20 |
-    0.92 | 0.67. The tasks of all cases go into one map (so the cases of a job keep every
+    run one after the other). Why 8: from 8 runs side by side the lane kernel costs less per
+    run-sample than one run per call at every width; with fewer it does not at (8, 8)
+    (docs/performance.md, section 3). The tasks of all cases go into one map (so the cases of a job keep every
     worker busy), the largest N first (a run draws ``alpha N`` samples). A seed's run does not
     depend on the other seeds of its call, so the numbers are those of one ``simulate`` call per
     seed (and of one call with all ``seeds``), whatever the chunks.
