@@ -13,7 +13,6 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "workflow" / "scripts"
 
 PROBE = """
 import importlib.util, json, sys
-import numba.core.registry
 sys.path.insert(0, {scripts!r})
 spec = importlib.util.spec_from_file_location("warmup", {warmup!r})
 warmup = importlib.util.module_from_spec(spec)
