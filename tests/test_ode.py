@@ -102,6 +102,23 @@ def test_members_are_bit_identical_in_any_lane_block_order_and_chunk(chunk):
     assert {Status.DIVERGED, Status.ESCAPED} <= statuses
 
 
+@pytest.mark.parametrize("p,pstar", [(16, 2), (17, 3)])
+def test_wide_members_are_bit_identical_alone_and_in_a_batch(p, pstar):
+    """From p = 16 on the right-hand side is evaluated per member on contiguous matrices: a
+    member's numbers still do not depend on its companions, lane or block."""
+    n = 6
+    Q0, M0, _ = init.ode_initial(p, pstar, 10_000, seed=np.arange(n))
+    eta = p * np.array([0.02, 0.05, 0.1, 0.05, 0.6, 0.02])  # 0.6 p diverges
+    alpha = log_alpha_grid(100.0, num=12)
+    batch = ode.integrate(Q0, M0, eta, alpha, overlaps="final", chunk=4)
+    for b in range(n):
+        alone = ode.integrate(Q0[b], M0[b], eta[b], alpha, overlaps="final")
+        m = batch.isel(member=b)
+        for var in ("risk", "Q_final", "M_final", "status", "alpha_escape", "alpha_stop", "n_steps"):
+            np.testing.assert_array_equal(m[var].values, alone[var].values, err_msg=var)
+    assert Status.DIVERGED in batch.status.values
+
+
 def test_divergence_is_a_status_and_does_not_poison_the_batch():
     Q0, M0, _ = init.ode_initial(2, 1, 10_000, seed=[0, 1])
     ds = ode.integrate(Q0, M0, np.array([5.0, 0.2]))

@@ -45,6 +45,22 @@ def test_ode_rhs_matches_monte_carlo(p, pstar, eta, rng, random_overlaps):
     assert_within_se(dM_mc, dM)
 
 
+@pytest.mark.parametrize("p,pstar,eta", [(16, 1, 4.0), (17, 3, 6.0), (20, 5, 8.0)])
+def test_wide_ode_rhs_matches_monte_carlo(p, pstar, eta, rng, random_overlaps):
+    """From p = 16 on the right-hand side runs on a second code path (contiguous matrices per
+    member, register tiles of 4 x 8 with scalar tails when p is not a multiple of 4 or 8): it
+    matches the sampled expectations too. Fewer samples than above keep the (n, p, p) arrays
+    small; the eta^2 terms are resolved (they are many standard errors off zero)."""
+    Q, M, T = random_overlaps(p, pstar, rng)
+    dQ, dM = theory.ode_rhs(Q, M, T, eta)
+    dQ_mc, dM_mc, _ = mc_moments(Q, M, T, eta, rng, n=20_000)
+    assert_within_se(dQ_mc, dQ)
+    assert_within_se(dM_mc, dM)
+    dQ_first, _ = theory.ode_rhs(Q, M, T, 1e-8 * eta)  # the O(eta) part alone, rescaled
+    se = dQ_mc.std(0, ddof=1) / np.sqrt(len(dQ_mc))
+    assert np.max(np.abs(dQ - 1e8 * dQ_first) / se) > 10
+
+
 @pytest.mark.parametrize("p,pstar,eta,noise", [(1, 1, 1.0, 4.0), (2, 3, 1.0, 1.0), (3, 2, 2.0, 4.0)])
 def test_ode_rhs_with_label_noise_matches_monte_carlo(p, pstar, eta, noise, rng, random_overlaps):
     """Label noise of variance ``noise`` in the SGD step: the sampled expectations match

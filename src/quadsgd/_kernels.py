@@ -20,8 +20,10 @@ Private to the package: the names here may change without notice.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from numpy.typing import ArrayLike, NDArray
+
+from quadsgd._jit import njit
+from quadsgd._simd import vload, vmuladd, vsplat, vstore, vzero
 
 __all__ = [
     "LANES", "CONTIGUOUS_P", "risk_lanes", "risk_lane", "rhs_lanes", "rhs_rows", "pack_lanes", "risk1", "risk_batch",
@@ -102,105 +104,127 @@ def _sym_prod_t(A, a0, B, b0, p, s, out, o0):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _sym_mm(A, B, out):  # pragma: no cover - compiled
-    """Upper triangle and mirror of ``A @ B`` for contiguous (p x p) matrices, known to be
-    symmetric. Four rows at a time along contiguous rows of ``B`` (from the block's first
-    column): each loaded ``B[l, j]`` serves four products and the loop over ``j`` vectorizes
-    without reassociating any sum (every entry sums over ``l`` in order)."""
-    n = A.shape[0]
+def _mm_tiled(A, B, out, upper):  # pragma: no cover - compiled
+    """``out = A @ B`` for contiguous ``A (n, m)``, ``B (m, q)``; with ``upper`` (square, result
+    known to be symmetric) only the upper triangle, then mirrored. Tiles of 4 rows x 8 columns
+    keep their partial sums in vector registers over the whole inner index
+    (:mod:`quadsgd._simd`); every entry still sums over ``l`` in order,
+    ``((0 + A_i0 B_0j) + A_i1 B_1j) + ...``, as the scalar tails do."""
+    n, m = A.shape
+    q = B.shape[1]
     i = 0
     while i + 4 <= n:
-        m = n - i
-        o0 = out[i, i:]
-        o1 = out[i + 1, i:]
-        o2 = out[i + 2, i:]
-        o3 = out[i + 3, i:]
-        for j in range(m):
-            o0[j] = 0.0
-            o1[j] = 0.0
-            o2[j] = 0.0
-            o3[j] = 0.0
-        for l in range(n):
-            a0 = A[i, l]
-            a1 = A[i + 1, l]
-            a2 = A[i + 2, l]
-            a3 = A[i + 3, l]
-            b = B[l, i:]
-            for j in range(m):
-                bj = b[j]
-                o0[j] += a0 * bj
-                o1[j] += a1 * bj
-                o2[j] += a2 * bj
-                o3[j] += a3 * bj
+        r0, r1, r2, r3 = A[i], A[i + 1], A[i + 2], A[i + 3]
+        j = i if upper else 0
+        while j + 8 <= q:
+            c00, c01, c10, c11 = vzero(), vzero(), vzero(), vzero()
+            c20, c21, c30, c31 = vzero(), vzero(), vzero(), vzero()
+            for l in range(m):
+                b = B[l]
+                b0 = vload(b, j)
+                b1 = vload(b, j + 4)
+                a = vsplat(r0[l])
+                c00 = vmuladd(c00, a, b0)
+                c01 = vmuladd(c01, a, b1)
+                a = vsplat(r1[l])
+                c10 = vmuladd(c10, a, b0)
+                c11 = vmuladd(c11, a, b1)
+                a = vsplat(r2[l])
+                c20 = vmuladd(c20, a, b0)
+                c21 = vmuladd(c21, a, b1)
+                a = vsplat(r3[l])
+                c30 = vmuladd(c30, a, b0)
+                c31 = vmuladd(c31, a, b1)
+            vstore(out[i], j, c00)
+            vstore(out[i], j + 4, c01)
+            vstore(out[i + 1], j, c10)
+            vstore(out[i + 1], j + 4, c11)
+            vstore(out[i + 2], j, c20)
+            vstore(out[i + 2], j + 4, c21)
+            vstore(out[i + 3], j, c30)
+            vstore(out[i + 3], j + 4, c31)
+            j += 8
+        if j + 4 <= q:
+            c00, c10, c20, c30 = vzero(), vzero(), vzero(), vzero()
+            for l in range(m):
+                b0 = vload(B[l], j)
+                c00 = vmuladd(c00, vsplat(r0[l]), b0)
+                c10 = vmuladd(c10, vsplat(r1[l]), b0)
+                c20 = vmuladd(c20, vsplat(r2[l]), b0)
+                c30 = vmuladd(c30, vsplat(r3[l]), b0)
+            vstore(out[i], j, c00)
+            vstore(out[i + 1], j, c10)
+            vstore(out[i + 2], j, c20)
+            vstore(out[i + 3], j, c30)
+            j += 4
+        for jj in range(j, q):
+            for ii in range(i, i + 4):
+                acc = 0.0
+                for l in range(m):
+                    acc += A[ii, l] * B[l, jj]
+                out[ii, jj] = acc
         i += 4
-    while i < n:
-        o0 = out[i, i:]
-        for j in range(n - i):
-            o0[j] = 0.0
-        for l in range(n):
-            a0 = A[i, l]
-            b = B[l, i:]
-            for j in range(n - i):
-                o0[j] += a0 * b[j]
-        i += 1
-    for i in range(n):
-        for j in range(i + 1, n):
-            out[j, i] = out[i, j]
-
-
-@njit(cache=True)
-def _mm(A, B, out):  # pragma: no cover - compiled
-    """out = A @ B for small contiguous matrices, four rows at a time along contiguous rows of
-    ``B`` (every entry sums over the inner index in order)."""
-    n, k = A.shape
-    m = B.shape[1]
-    i = 0
-    while i + 4 <= n:
-        o0 = out[i]
-        o1 = out[i + 1]
-        o2 = out[i + 2]
-        o3 = out[i + 3]
-        for j in range(m):
-            o0[j] = 0.0
-            o1[j] = 0.0
-            o2[j] = 0.0
-            o3[j] = 0.0
-        for l in range(k):
-            a0 = A[i, l]
-            a1 = A[i + 1, l]
-            a2 = A[i + 2, l]
-            a3 = A[i + 3, l]
-            b = B[l]
-            for j in range(m):
-                bj = b[j]
-                o0[j] += a0 * bj
-                o1[j] += a1 * bj
-                o2[j] += a2 * bj
-                o3[j] += a3 * bj
-        i += 4
-    while i < n:
-        o0 = out[i]
-        for j in range(m):
-            o0[j] = 0.0
-        for l in range(k):
-            a0 = A[i, l]
-            b = B[l]
-            for j in range(m):
-                o0[j] += a0 * b[j]
-        i += 1
-
-
-@njit(cache=True)
-def _sym_mmt(A, B, out):  # pragma: no cover - compiled
-    """out = A @ B.T when it is symmetric, inner dimension small: upper triangle, mirrored."""
-    n, k = A.shape
-    for i in range(n):
-        for j in range(i, n):
+    for ii in range(i, n):
+        for jj in range(ii if upper else 0, q):
             acc = 0.0
-            for l in range(k):
-                acc += A[i, l] * B[j, l]
-            out[i, j] = acc
-            out[j, i] = acc
+            for l in range(m):
+                acc += A[ii, l] * B[l, jj]
+            out[ii, jj] = acc
+    if upper:
+        for i in range(n):
+            for j in range(i + 1, n):
+                out[j, i] = out[i, j]
+
+
+@njit(cache=True)
+def _sym_update(dQ, Q, QQ, QQQ, aQ, aQQ, aQ3, Mt, U, V):  # pragma: no cover - compiled
+    """Upper triangle of ``dQ = aQ Q + aQQ QQ + aQ3 QQQ + sum_r (M_ir U_rj + V_ri M_jr)``
+    (``Mt``, ``U``, ``V`` of shape (pstar, p)), then mirrored: four rows at a time, four columns
+    per vector, the rank-2 pstar sum in order of ``r`` after the three matrix terms."""
+    p = Q.shape[0]
+    s = Mt.shape[0]
+    sQ, sQQ, sQ3 = vsplat(aQ), vsplat(aQQ), vsplat(aQ3)
+    i = 0
+    while i + 4 <= p:
+        for j in range(i, p - 3, 4):
+            acc0 = vmuladd(vmuladd(vmuladd(vzero(), sQ, vload(Q[i], j)), sQQ, vload(QQ[i], j)), sQ3, vload(QQQ[i], j))
+            acc1 = vmuladd(vmuladd(vmuladd(vzero(), sQ, vload(Q[i + 1], j)), sQQ, vload(QQ[i + 1], j)), sQ3,
+                           vload(QQQ[i + 1], j))
+            acc2 = vmuladd(vmuladd(vmuladd(vzero(), sQ, vload(Q[i + 2], j)), sQQ, vload(QQ[i + 2], j)), sQ3,
+                           vload(QQQ[i + 2], j))
+            acc3 = vmuladd(vmuladd(vmuladd(vzero(), sQ, vload(Q[i + 3], j)), sQQ, vload(QQ[i + 3], j)), sQ3,
+                           vload(QQQ[i + 3], j))
+            for r in range(s):
+                u = vload(U[r], j)
+                m = vload(Mt[r], j)
+                mr, vr = Mt[r], V[r]
+                acc0 = vmuladd(vmuladd(acc0, vsplat(mr[i]), u), vsplat(vr[i]), m)
+                acc1 = vmuladd(vmuladd(acc1, vsplat(mr[i + 1]), u), vsplat(vr[i + 1]), m)
+                acc2 = vmuladd(vmuladd(acc2, vsplat(mr[i + 2]), u), vsplat(vr[i + 2]), m)
+                acc3 = vmuladd(vmuladd(acc3, vsplat(mr[i + 3]), u), vsplat(vr[i + 3]), m)
+            vstore(dQ[i], j, acc0)
+            vstore(dQ[i + 1], j, acc1)
+            vstore(dQ[i + 2], j, acc2)
+            vstore(dQ[i + 3], j, acc3)
+        for jj in range(p - (p - i) % 4, p):
+            for ii in range(i, i + 4):
+                dQ[ii, jj] = _sym_update_entry(Q, QQ, QQQ, aQ, aQQ, aQ3, Mt, U, V, ii, jj)
+        i += 4
+    for ii in range(i, p):
+        for jj in range(ii, p):
+            dQ[ii, jj] = _sym_update_entry(Q, QQ, QQQ, aQ, aQQ, aQ3, Mt, U, V, ii, jj)
+    for i in range(p):
+        for j in range(i + 1, p):
+            dQ[j, i] = dQ[i, j]
+
+
+@njit(cache=True, inline="always")
+def _sym_update_entry(Q, QQ, QQQ, aQ, aQQ, aQ3, Mt, U, V, i, j):  # pragma: no cover - compiled
+    """One entry of :func:`_sym_update`, in the same order of operations."""
+    acc = ((0.0 + aQ * Q[i, j]) + aQQ * QQ[i, j]) + aQ3 * QQQ[i, j]
+    for r in range(Mt.shape[0]):
+        acc = (acc + Mt[r, i] * U[r, j]) + V[r, i] * Mt[r, j]
+    return acc
 
 
 #: From this width on an instance's right-hand side is evaluated on contiguous matrices, lane by
@@ -241,11 +265,16 @@ def rhs_rows(p, s):  # pragma: no cover - compiled
     return 4 * p * p + 2 * p * s + 14
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rhs_contiguous(y, T, eta, noise, p, s, out, w):  # pragma: no cover - compiled
     """:func:`rhs_lanes` lane by lane on contiguous copies of each instance's matrices. The
     block is transposed into (and the result out of) the scratch ``w`` row by row, so that the
-    strided side of each copy walks along cache lines shared by consecutive rows."""
+    strided side of each copy walks along cache lines shared by consecutive rows.
+
+    The O(p^2 p*) part of ``dQ`` is one rank-2p* update on the upper triangle,
+    ``aX X + aM M T M^T + aXQ (X Q + Q X) = M U^T + V M^T`` with ``U = aX M + aM M T + aXQ Q M``
+    and ``V = aXQ Q M`` (``T`` symmetric), kept as rows of ``M^T`` so that every loop runs along
+    a contiguous row of p numbers."""
     L = out.shape[1]
     pp = p * p
     ns = pp + p * s
@@ -257,11 +286,11 @@ def _rhs_contiguous(y, T, eta, noise, p, s, out, w):  # pragma: no cover - compi
     Tc = np.empty((s, s))
     QQ = np.empty((p, p))
     QQQ = np.empty((p, p))
-    X = np.empty((p, p))
-    MTMt = np.empty((p, p))
-    XQ = np.empty((p, p))
-    MT = np.empty((p, s))
-    QM = np.empty((p, s))
+    Mt = np.empty((s, p))  # M^T
+    MTt = np.empty((s, p))  # (M T)^T = T M^T
+    QMt = np.empty((s, p))  # (Q M)^T = M^T Q
+    U = np.empty((s, p))
+    V = np.empty((s, p))
     for k in range(L):
         Q = Yc[k, :pp].reshape(p, p)
         M = Yc[k, pp:].reshape(p, s)
@@ -269,26 +298,21 @@ def _rhs_contiguous(y, T, eta, noise, p, s, out, w):  # pragma: no cover - compi
         dM = Oc[k, pp:].reshape(p, s)
         for r in range(s * s):
             Tc[r // s, r % s] = T[r, k]
-        _sym_mm(Q, Q, QQ)
-        _sym_mm(Q, QQ, QQQ)
-        _sym_mmt(M, M, X)
-        _mm(M, Tc, MT)
-        _mm(Q, M, QM)
-        _sym_mmt(MT, M, MTMt)
-        for i in range(p):
-            for j in range(i, p):
-                xq = 0.0  # (X Q + Q X)_ij
-                for r in range(s):
-                    xq += M[i, r] * QM[j, r] + QM[i, r] * M[j, r]
-                XQ[i, j] = xq
-                XQ[j, i] = xq
+        for r in range(s):
+            for j in range(p):
+                Mt[r, j] = M[j, r]
+        _mm_tiled(Q, Q, QQ, True)
+        _mm_tiled(Q, QQ, QQQ, True)
+        _mm_tiled(Tc, Mt, MTt, False)
+        _mm_tiled(Mt, Q, QMt, False)
         trQ = 0.0
-        trX = 0.0
         trQQ = 0.0
         for i in range(p):
             trQ += Q[i, i]
-            trX += X[i, i]
             trQQ += QQ[i, i]
+        trX = 0.0
+        for i in range(p * s):
+            trX += Yc[k, pp + i] * Yc[k, pp + i]
         trT = 0.0
         for r in range(s):
             trT += Tc[r, r]
@@ -296,14 +320,12 @@ def _rhs_contiguous(y, T, eta, noise, p, s, out, w):  # pragma: no cover - compi
         for r in range(s * s):
             trTT += T[r, k] * T[r, k]
         aQ, aX, aQQ, aM, aXQ, aQ3, bM, bMT, bQM = _coefficients(trQ, trT, trX, trQQ, trTT, eta[k], noise[k], p, s)
-        for i in range(p):
-            for r in range(s):
-                dM[i, r] = bM * M[i, r] + bMT * MT[i, r] + bQM * QM[i, r]
-        # Whole rows (they vectorize): every matrix here is exactly symmetric, so is dQ.
-        for i in range(p):
-            q, x, qq, mtm, xqr, qqq, dq = Q[i], X[i], QQ[i], MTMt[i], XQ[i], QQQ[i], dQ[i]
+        for r in range(s):
             for j in range(p):
-                dq[j] = aQ * q[j] + aX * x[j] + aQQ * qq[j] + aM * mtm[j] + aXQ * xqr[j] + aQ3 * qqq[j]
+                U[r, j] = aX * Mt[r, j] + aM * MTt[r, j] + aXQ * QMt[r, j]
+                V[r, j] = aXQ * QMt[r, j]
+                dM[j, r] = bM * Mt[r, j] + bMT * MTt[r, j] + bQM * QMt[r, j]
+        _sym_update(dQ, Q, QQ, QQQ, aQ, aQQ, aQ3, Mt, U, V)
     for i in range(ns):
         for k in range(L):
             out[i, k] = Oc[k, i]

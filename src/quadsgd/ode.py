@@ -24,10 +24,10 @@ from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
-from numba import njit
 from numpy.typing import ArrayLike
 
 from quadsgd import __version__, _validate
+from quadsgd._jit import njit
 from quadsgd._kernels import (
     LANES,
     flat_noise,
@@ -135,7 +135,46 @@ def _record(b, g, state, k, r, keep_traj, p, s, out_Q, out_M, out_risk):  # prag
                 out_M[b, g, i, j] = state[pp + i * s + j, k]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, error_model="numpy")
+def _stage_sum(y, K, c, st, out):  # pragma: no cover - compiled
+    """``out = y + sum_{j < st} c[j] K[j]`` (``c`` per lane), each element adding its terms in
+    stage order. One pass per stage with every term in one expression: a loop per term would
+    store and reload ``out`` once per term (this runs at about half the cost)."""
+    ns, L = y.shape
+    c0, c1, c2, c3, c4, c5 = c[0], c[1], c[2], c[3], c[4], c[5]
+    K0, K1, K2, K3, K4, K5 = K[0], K[1], K[2], K[3], K[4], K[5]
+    if st == 1:
+        for i in range(ns):
+            for k in range(L):
+                out[i, k] = y[i, k] + c0[k] * K0[i, k]
+    elif st == 2:
+        for i in range(ns):
+            for k in range(L):
+                out[i, k] = y[i, k] + c0[k] * K0[i, k] + c1[k] * K1[i, k]
+    elif st == 3:
+        for i in range(ns):
+            for k in range(L):
+                out[i, k] = y[i, k] + c0[k] * K0[i, k] + c1[k] * K1[i, k] + c2[k] * K2[i, k]
+    elif st == 4:
+        for i in range(ns):
+            for k in range(L):
+                out[i, k] = (y[i, k] + c0[k] * K0[i, k] + c1[k] * K1[i, k] + c2[k] * K2[i, k]
+                             + c3[k] * K3[i, k])
+    elif st == 5:
+        for i in range(ns):
+            for k in range(L):
+                out[i, k] = (y[i, k] + c0[k] * K0[i, k] + c1[k] * K1[i, k] + c2[k] * K2[i, k]
+                             + c3[k] * K3[i, k] + c4[k] * K4[i, k])
+    else:
+        for i in range(ns):
+            for k in range(L):
+                out[i, k] = (y[i, k] + c0[k] * K0[i, k] + c1[k] * K1[i, k] + c2[k] * K2[i, k]
+                             + c3[k] * K3[i, k] + c4[k] * K4[i, k] + c5[k] * K5[i, k])
+
+
+# error_model="numpy": a division is the IEEE one, without Python's zero-divisor check, whose
+# branch keeps a loop with a division (the error norm) from vectorizing. No divisor here is zero.
+@njit(cache=True, nogil=True, error_model="numpy")
 def _integrate_block(
     Q0, M0, T, eta, noise, threshold, grid, rtol, atol, risk_floor, settled_risk, div_trace,
     max_steps, keep_traj, out_Q, out_M, out_risk, status, alpha_escape, alpha_stop, steps, A, E, P,
@@ -162,7 +201,7 @@ def _integrate_block(
     t = np.zeros(L)
     h = np.zeros(L)
     hs = np.zeros(L)
-    c = np.zeros(L)
+    c = np.zeros((6, L))
     err = np.zeros(L)
     fin = np.zeros(L)
     gi = np.zeros(L, dtype=np.int64)
@@ -220,17 +259,11 @@ def _integrate_block(
 
         for k in range(L):
             hs[k] = min(h[k], tmax - t[k]) if member[k] >= 0 and lane_status[k] == _RUNNING else 0.0
-        # Stage sums: each element adds its terms in stage order, lane by lane.
         for st in range(1, 7):
-            for i in range(ns):
-                for k in range(L):
-                    ytmp[i, k] = y[i, k]
             for j in range(st):
                 for k in range(L):
-                    c[k] = hs[k] * A[st, j]
-                for i in range(ns):
-                    for k in range(L):
-                        ytmp[i, k] += c[k] * K[j, i, k]
+                    c[j, k] = hs[k] * A[st, j]
+            _stage_sum(y, K, c, st, ytmp)
             rhs_lanes(ytmp, Tl, et, nz, p, s, K[st], w)
         for k in range(L):
             err[k] = 0.0

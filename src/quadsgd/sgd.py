@@ -39,10 +39,10 @@ from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
-from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
 from quadsgd import __version__, _validate
+from quadsgd._jit import njit
 from quadsgd._kernels import risk1
 from quadsgd.grids import sample_counts, sgd_alpha_grid
 from quadsgd.init import finite_n_overlaps, finite_n_weights
