@@ -108,12 +108,18 @@ def fma_rate(repeats):
 
 
 def multiply_adds_per_step(p, s):
-    """Multiply-adds of one accepted Dormand-Prince step of one member: six right-hand sides
-    (``Q Q``, ``Q (Q Q)`` upper triangles, ``M M^T``, ``M T``, ``Q M``, ``(M T) M^T``,
-    ``X Q + Q X``, the coefficient sums of dQ and dM), the stage sums (21 per state entry) and the
-    error estimate (7 per state entry); scalars per member are not counted."""
+    """Multiply-adds of one accepted Dormand-Prince step of one member: six right-hand sides as
+    :func:`quadsgd._kernels.rhs_lanes` computes them, the stage sums (21 per state entry) and the
+    error estimate (7 per state entry); scalars per member are not counted. Both paths compute
+    the upper triangles of ``Q Q`` and ``Q (Q Q)`` (p^2 (p + 1)), ``M T`` and ``Q M``; below
+    ``CONTIGUOUS_P`` the O(p^2 p*) part of dQ is built from ``M M^T``, ``(M T) M^T`` and
+    ``X Q + Q X`` and a six-term sum, from it on as one rank-2 p* update of a three-term sum."""
     tri = p * (p + 1) // 2
-    rhs = p * p * (p + 1) + tri * s + p * s * s + p * p * s + tri * s + 2 * tri * s + 6 * tri + 3 * p * s
+    common = p * p * (p + 1) + p * s * s + p * p * s + 3 * p * s
+    if p >= CONTIGUOUS_P:
+        rhs = common + 5 * p * s + tri * (3 + 2 * s)
+    else:
+        rhs = common + tri * s + tri * s + 2 * tri * s + 6 * tri
     return STAGES * rhs + 28 * (p * p + p * s)
 
 
