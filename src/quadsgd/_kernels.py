@@ -228,7 +228,9 @@ def _sym_update_entry(Q, QQ, QQQ, aQ, aQQ, aQ3, Mt, U, V, i, j):  # pragma: no c
 
 
 #: From this width on an instance's right-hand side is evaluated on contiguous matrices, lane by
-#: lane (rows of p >= 16 numbers fill vectors); below it, across lanes.
+#: lane (rows of p >= 16 numbers fill vectors, products in register tiles); below it, across
+#: lanes. The two paths evaluate the same closed forms in a different order of operations, so
+#: they agree to rounding, not bit for bit; each is bit-identical for a member alone or in a batch.
 CONTIGUOUS_P = 16
 
 # Scratch rows of rhs_lanes after the matrices (each a row of lanes): traces, then coefficients.
@@ -343,7 +345,8 @@ def rhs_lanes(y, T, eta, noise, p, s, out, w):  # pragma: no cover - compiled
     (p x p) products ``Q Q`` and ``Q (Q Q)`` (upper triangles: p^2 (p + 1) multiply-adds
     together) are the only O(p^3) work; ``X Q`` enters only as ``X Q + Q X = M (Q M)^T + (Q M) M^T``,
     which costs O(p^2 p*). The closed forms of sections 3.2-3.3 are collected into one coefficient
-    per matrix and lane (:func:`_coefficients`).
+    per matrix and lane (:func:`_coefficients`). From :data:`CONTIGUOUS_P` on, each instance is
+    evaluated on contiguous matrices (:func:`_rhs_contiguous`).
 
     Label noise of variance ``noise`` adds ``noise Q`` to ``E[(y_noisy - yhat)^2 lambda lambda^T]``
     (section 3.3: an independent centred label term, whose cross terms average to zero).

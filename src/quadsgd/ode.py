@@ -124,6 +124,24 @@ def _dense(y, K, h, theta, k, P, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _dense_lanes(y, K, hs, theta, P, out):  # pragma: no cover - compiled
+    """:func:`_dense` for every lane at once, lane ``k`` at ``theta[k]`` with step ``hs[k]`` (the
+    same operations per entry, so the same numbers)."""
+    ns, L = y.shape
+    b = np.empty((7, L))
+    for k in range(L):
+        th = theta[k]
+        for j in range(7):
+            b[j, k] = th * (P[j, 0] + th * (P[j, 1] + th * (P[j, 2] + th * P[j, 3])))
+    b0, b2, b3, b4, b5, b6 = b[0], b[2], b[3], b[4], b[5], b[6]
+    K0, K2, K3, K4, K5, K6 = K[0], K[2], K[3], K[4], K[5], K[6]
+    for i in range(ns):
+        for k in range(L):
+            out[i, k] = y[i, k] + hs[k] * (b0[k] * K0[i, k] + b2[k] * K2[i, k] + b3[k] * K3[i, k]
+                                           + b4[k] * K4[i, k] + b5[k] * K5[i, k] + b6[k] * K6[i, k])
+
+
+@njit(cache=True)
 def _record(b, g, state, k, r, keep_traj, p, s, out_Q, out_M, out_risk):  # pragma: no cover - compiled
     pp = p * p
     out_risk[b, g] = r
@@ -190,6 +208,13 @@ def _integrate_block(
     K = np.zeros((7, ns, L))
     ytmp = np.zeros((ns, L))
     yint = np.zeros((ns, L))
+    y1 = np.zeros((ns, 1))  # one lane, contiguous: the escape bisection
+    K1 = np.zeros((7, ns, 1))
+    T1 = np.zeros((s * s, 1))
+    yint1 = np.zeros((ns, 1))
+    theta = np.zeros(L)
+    t_start = np.zeros(L)
+    r_grid = np.zeros(L)
     racc = np.zeros((5, L))
     r_new = np.zeros(L)
     accepted = np.zeros(L, dtype=np.bool_)
@@ -302,21 +327,22 @@ def _integrate_block(
             accepted[k] = True
             nst[k] += 1
             t_new = tmax if hs[k] >= tmax - t[k] else t[k] + hs[k]
-            while gi[k] < G and grid[gi[k]] <= t_new:
-                if grid[gi[k]] == t_new:
-                    _record(b, gi[k], ytmp, k, r_new[k], keep_traj, p, s, out_Q, out_M, out_risk)
-                else:
-                    _dense(y, K, hs[k], (grid[gi[k]] - t[k]) / hs[k], k, P, yint)
-                    _record(b, gi[k], yint, k, risk_lane(yint, Tl, k, p, s), keep_traj, p, s,
-                            out_Q, out_M, out_risk)
-                gi[k] += 1
+            t_start[k] = t[k]
             if not escaped[k] and r_new[k] <= threshold[b]:
+                # Bisection on one lane's continuous extension: on a contiguous copy of the
+                # lane (its entries are a stride of the block apart), the same numbers.
+                for i in range(ns):
+                    y1[i, 0] = y[i, k]
+                    for j in range(7):
+                        K1[j, i, 0] = K[j, i, k]
+                for i in range(s * s):
+                    T1[i, 0] = Tl[i, k]
                 lo = 0.0
                 hi = 1.0
                 for _ in range(60):
                     mid = 0.5 * (lo + hi)
-                    _dense(y, K, hs[k], mid, k, P, yint)
-                    if risk_lane(yint, Tl, k, p, s) <= threshold[b]:
+                    _dense(y1, K1, hs[k], mid, 0, P, yint1)
+                    if risk_lane(yint1, T1, 0, p, s) <= threshold[b]:
                         hi = mid
                     else:
                         lo = mid
@@ -336,6 +362,36 @@ def _integrate_block(
                 lane_status[k] = _MAX_STEPS
             fac = min(5.0, max(0.2, 0.9 * e ** -0.2)) if e > 0 else 5.0
             h[k] = hs[k] * fac
+
+        # Grid points inside the accepted steps, from the continuous extension: all lanes at
+        # once while two or more have one pending (a lane alone strides through the block).
+        while True:
+            pending = 0
+            for k in range(L):
+                theta[k] = -1.0
+                if not accepted[k]:
+                    continue
+                b = member[k]
+                while gi[k] < G and grid[gi[k]] == t[k]:  # the step's end: its own state and risk
+                    _record(b, gi[k], ytmp, k, r_new[k], keep_traj, p, s, out_Q, out_M, out_risk)
+                    gi[k] += 1
+                if gi[k] < G and grid[gi[k]] < t[k]:
+                    theta[k] = (grid[gi[k]] - t_start[k]) / hs[k]
+                    pending += 1
+            if pending == 0:
+                break
+            if pending == 1:
+                for k in range(L):
+                    if theta[k] >= 0.0:
+                        _dense(y, K, hs[k], theta[k], k, P, yint)
+                        r_grid[k] = risk_lane(yint, Tl, k, p, s)
+            else:
+                _dense_lanes(y, K, hs, theta, P, yint)
+                risk_lanes(yint, Tl, p, s, 0, L, racc, r_grid)
+            for k in range(L):
+                if theta[k] >= 0.0:
+                    _record(member[k], gi[k], yint, k, r_grid[k], keep_traj, p, s, out_Q, out_M, out_risk)
+                    gi[k] += 1
 
         # Accepted lanes move to the step's end, row by row over the block (FSAL: K1 <- K7).
         for i in range(ns):
