@@ -38,14 +38,34 @@ def test_an_edit_of_a_callee_file_recompiles_its_callers(tmp_path):
     assert after == _risk_after_five(root, tmp_path / "fresh-cache")
 
 
-def test_the_digest_covers_every_module_that_compiles(tmp_path):
+def test_the_digest_covers_every_module_that_compiles_and_what_they_import(tmp_path):
+    """numba bakes a module-level constant into the kernel that reads it: ode's kernel reads the
+    status codes of status.py, which does not use numba itself (found in review: an edit of a
+    status code was not seen by the cache)."""
     names = {p.name for p in _jit.kernel_sources()}
-    assert {"_jit.py", "_simd.py", "_kernels.py", "ode.py", "sgd.py"} <= names
-    assert "cli.py" not in names
+    assert {"_jit.py", "_simd.py", "_kernels.py", "ode.py", "sgd.py", "status.py", "grids.py"} <= names
+    assert not {"cli.py", "storage.py", "drivers.py"} & names
     root = tmp_path / "quadsgd"
     shutil.copytree(Path(quadsgd.__file__).parent, root, ignore=shutil.ignore_patterns("__pycache__"))
     digest = _jit.sources_digest(root)
     (root / "cli.py").write_text((root / "cli.py").read_text() + "\n# an edit outside the kernels\n")
     assert _jit.sources_digest(root) == digest
-    (root / "sgd.py").write_text((root / "sgd.py").read_text() + "\n# an edit of a kernel module\n")
-    assert _jit.sources_digest(root) != digest
+    for module in ("sgd.py", "status.py"):
+        (root / module).write_text((root / module).read_text() + "\n# an edit\n")
+        assert _jit.sources_digest(root) != digest
+        digest = _jit.sources_digest(root)
+
+
+def test_the_locator_wraps_numbas_own_for_package_kernels():
+    """The stamp is numba's (the file's time and size) plus the digest; ``_py_file`` is there for
+    numba's "cannot cache" warning, which otherwise raised AttributeError (found in review)."""
+    from quadsgd import ode
+
+    func = ode._integrate_block.py_func
+    locator = _jit._KernelSourcesLocator.from_function(func, ode.__file__)
+    assert locator is not None and locator._py_file == ode.__file__
+    stamp = locator.get_source_stamp()
+    assert stamp[1] == _jit.sources_digest()
+    assert stamp[0] == locator._inner.get_source_stamp()
+    outside = test_the_locator_wraps_numbas_own_for_package_kernels
+    assert _jit._KernelSourcesLocator.from_function(outside, __file__) is None

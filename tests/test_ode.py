@@ -173,6 +173,13 @@ def test_plateau_norm_risk_and_escape_rate(p, pstar):
         (dict(noise=np.array([np.nan])), "noise"),
         (dict(overlaps="some"), "overlaps"),
         (dict(batch_dims=("a", "b")), "batch_dims"),
+        # before: a ZeroDivisionError in the kernel, or (numpy's error model) a silent fallback
+        (dict(atol=0.0), "atol"),
+        (dict(rtol=-1e-9), "rtol"),
+        (dict(risk_floor=-1.0), "risk_floor"),
+        (dict(settled_risk=np.nan), "settled_risk"),
+        (dict(divergence_trace=0.0), "divergence_trace"),
+        (dict(max_steps=2.5), "max_steps"),
     ],
 )
 def test_bad_input_names_the_argument(kwargs, name):

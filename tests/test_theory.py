@@ -61,6 +61,29 @@ def test_wide_ode_rhs_matches_monte_carlo(p, pstar, eta, rng, random_overlaps):
     assert np.max(np.abs(dQ - 1e8 * dQ_first) / se) > 10
 
 
+@pytest.mark.parametrize("p,pstar", [(1, 1), (3, 2), (8, 4), (13, 3), (15, 5)])
+def test_the_two_right_hand_side_paths_agree(p, pstar, rng, random_overlaps):
+    """The per-member path of p >= 16 (``_rhs_contiguous``: register tiles, dQ's O(p^2 p*) part as
+    one rank-2 p* update) run below 16 against the lane path that the Monte Carlo tests above
+    check: the same closed forms in another order of operations, so equal to rounding. Sampling
+    alone resolves only the larger terms at p >= 16 (a review found that dropping half of the
+    ``X Q + Q X`` term or halving ``tr X`` there passed the wide Monte Carlo test); this does not."""
+    from quadsgd._kernels import _rhs_contiguous, rhs_lanes, rhs_rows
+
+    lanes, ns = 3, p * p + p * pstar
+    y, T = np.empty((ns, lanes)), np.empty((pstar * pstar, lanes))
+    for k in range(lanes):
+        Q, M, Tk = random_overlaps(p, pstar, rng)
+        y[:, k] = np.concatenate([Q.ravel(), M.ravel()])
+        T[:, k] = Tk.ravel()
+    eta, noise = p * np.array([0.1, 1.0, 3.0]), np.array([0.0, 0.2, 1.0])
+    lane_path, contiguous = np.empty_like(y), np.empty_like(y)
+    w = np.empty((rhs_rows(p, pstar), lanes))
+    rhs_lanes(y, T, eta, noise, p, pstar, lane_path, w)
+    _rhs_contiguous(y, T, eta, noise, p, pstar, contiguous, w)
+    np.testing.assert_allclose(contiguous, lane_path, rtol=1e-12, atol=1e-13 * np.abs(lane_path).max())
+
+
 @pytest.mark.parametrize("p,pstar,eta,noise", [(1, 1, 1.0, 4.0), (2, 3, 1.0, 1.0), (3, 2, 2.0, 4.0)])
 def test_ode_rhs_with_label_noise_matches_monte_carlo(p, pstar, eta, noise, rng, random_overlaps):
     """Label noise of variance ``noise`` in the SGD step: the sampled expectations match

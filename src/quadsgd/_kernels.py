@@ -289,7 +289,7 @@ def _rhs_contiguous(y, T, eta, noise, p, s, out, w):  # pragma: no cover - compi
     QQ = np.empty((p, p))
     QQQ = np.empty((p, p))
     Mt = np.empty((s, p))  # M^T
-    MTt = np.empty((s, p))  # (M T)^T = T M^T
+    MTt = np.empty((s, p))  # (M T)^T = T M^T (T symmetric)
     QMt = np.empty((s, p))  # (Q M)^T = M^T Q
     U = np.empty((s, p))
     V = np.empty((s, p))

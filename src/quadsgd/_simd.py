@@ -5,7 +5,9 @@ keeps its partial sums in memory (a load and a store per multiply-add). With the
 kernel names vectors itself, so a tile of partial sums stays in registers across the summation
 index. Each lane of :func:`vmuladd` is one IEEE multiply followed by one IEEE add, never a fused
 multiply-add: the results are bit for bit those of the scalar expression ``acc + a * b``, on any
-machine (on one without 256-bit vectors LLVM splits the vector into narrower ones).
+machine (on one without 256-bit vectors LLVM splits the vector into narrower ones). That holds
+in a kernel compiled without ``fastmath`` (numba's default, and every kernel of the package):
+fastmath flags reach these instructions too and would let LLVM fuse or reorder them.
 
 Private to the package: the names here may change without notice.
 """

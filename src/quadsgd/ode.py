@@ -191,7 +191,8 @@ def _stage_sum(y, K, c, st, out):  # pragma: no cover - compiled
 
 
 # error_model="numpy": a division is the IEEE one, without Python's zero-divisor check, whose
-# branch keeps a loop with a division (the error norm) from vectorizing. No divisor here is zero.
+# branch keeps a loop with a division (the error norm) from vectorizing. No divisor is zero with
+# the arguments integrate() admits: atol > 0 in the error scale, a risk above risk_floor >= 0.
 @njit(cache=True, nogil=True, error_model="numpy")
 def _integrate_block(
     Q0, M0, T, eta, noise, threshold, grid, rtol, atol, risk_floor, settled_risk, div_trace,
@@ -528,6 +529,12 @@ def integrate(
     if overlaps not in ("trajectory", "final"):
         raise ValueError(f"overlaps must be 'trajectory' or 'final'; got {overlaps!r}")
     escape_fraction = _validate.fraction("escape_fraction", escape_fraction)
+    rtol = _validate.positive_real("rtol", rtol)
+    atol = _validate.positive_real("atol", atol)  # > 0: the error scale atol + rtol |y| divides
+    risk_floor = _validate.real("risk_floor", risk_floor, low=0.0, low_open=False)
+    settled_risk = _validate.real("settled_risk", settled_risk, low=0.0, low_open=False)
+    divergence_trace = _validate.positive_real("divergence_trace", divergence_trace)
+    max_steps = _validate.integer("max_steps", max_steps, minimum=0)
     bd = check_batch_dims(batch_dims) if batch_dims is not None else _default_batch_dims(len(batch))
     if len(bd) != len(batch):
         raise ValueError(f"batch_dims {bd} do not match the batch shape {batch}")
