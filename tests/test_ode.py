@@ -109,10 +109,12 @@ def test_wide_members_are_bit_identical_alone_and_in_a_batch(p, pstar):
     n = 6
     Q0, M0, _ = init.ode_initial(p, pstar, 10_000, seed=np.arange(n))
     eta = p * np.array([0.02, 0.05, 0.1, 0.05, 0.6, 0.02])  # 0.6 p diverges
+    noise = np.array([0.0, 0.1, 0.0, 0.0, 0.0, 0.3])
+    T = np.eye(pstar) * np.array([1.0, 1.0, 1.5, 0.8, 1.0, 1.2])[:, None, None]  # per-member teachers
     alpha = log_alpha_grid(100.0, num=12)
-    batch = ode.integrate(Q0, M0, eta, alpha, overlaps="final", chunk=4)
+    batch = ode.integrate(Q0, M0, eta, alpha, T, overlaps="final", chunk=4, noise=noise)
     for b in range(n):
-        alone = ode.integrate(Q0[b], M0[b], eta[b], alpha, overlaps="final")
+        alone = ode.integrate(Q0[b], M0[b], eta[b], alpha, T[b], overlaps="final", noise=noise[b])
         m = batch.isel(member=b)
         for var in ("risk", "Q_final", "M_final", "status", "alpha_escape", "alpha_stop", "n_steps"):
             np.testing.assert_array_equal(m[var].values, alone[var].values, err_msg=var)
