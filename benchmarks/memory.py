@@ -93,5 +93,6 @@ def run(size: str) -> list[Row]:
             "trajectory peak / its floor": f"{tr['peak'] / (tr['before'] + tr['nbytes']):.3f}",
             "job wall time (final / trajectory)": f"{fi['seconds']:.1f} / {tr['seconds']:.1f} s",
             "accepted steps (all members)": f"{fi['steps']}",
+            "alpha_max": f"{alpha_max:g}",
         },
     )]

@@ -10,10 +10,15 @@ local clusters (~15 s), so it is checked under the slow marker.
 import json
 import math
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
+from benchmarks import project
 from benchmarks.__main__ import main
+
+REPO = Path(__file__).resolve().parents[1]
 
 COLUMNS = ["workload", "baseline", "ours", "ratio", "floor", "ratio to floor", "target", "met"]
 
@@ -56,11 +61,24 @@ def _check(capsys, tmp_path, only, expected):
         assert row["medians"], f"{row['workload']}: no medians recorded"
         for name, value in row["medians"].items():
             assert math.isfinite(value) and value > 0, (row["workload"], name, value)
+    return rows
 
 
 @pytest.mark.timeout(600)
-def test_smoke_run_prints_finite_table(capsys, tmp_path):
-    _check(capsys, tmp_path, ["ode", "sgd_weights", "sgd_gram", "memory"], expected=6)
+def test_smoke_run_prints_finite_table_and_projects_a_config(capsys, tmp_path):
+    """The table, and ``python -m benchmarks.project`` on its rows (it found no SGD rows once
+    their names changed and crashed): finite costs for config/paper.yaml, the ODE term in
+    proportion to alpha_max (steps after the escape sit on the stability bound)."""
+    rows = _check(capsys, tmp_path, ["ode", "sgd_weights", "sgd_gram", "memory"], expected=6)
+    costs = project.unit_costs(rows)
+    cfg = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    out = project.project(costs, cfg)
+    for key in ("ode_core_hours", "sgd_core_hours", "members", "jobs", "store_bytes"):
+        assert math.isfinite(out[key]) and out[key] > 0, key
+    cfg["grid"]["alpha_max"] *= 2
+    assert project.project(costs, cfg)["ode_core_hours"] == pytest.approx(2 * out["ode_core_hours"])
+    with pytest.raises(SystemExit, match="sgd_gram"):
+        project.unit_costs([r for r in rows if not r["workload"].startswith("SGD gram")])
 
 
 @pytest.mark.slow
