@@ -109,15 +109,17 @@ def _risk_rate(y, f, T, k, p, s):  # pragma: no cover - compiled
     return out
 
 
+@njit(cache=True, inline="always")
+def _dense_weight(P, j, theta):  # pragma: no cover - compiled
+    """Weight of stage ``j`` in the continuous extension at ``theta``: ``sum_m P[j, m] theta^(m+1)``."""
+    return theta * (P[j, 0] + theta * (P[j, 1] + theta * (P[j, 2] + theta * P[j, 3])))
+
+
 @njit(cache=True)
 def _dense(y, K, h, theta, k, P, out):  # pragma: no cover - compiled
     """Lane ``k`` of the continuous extension at ``t + theta h`` into lane ``k`` of ``out``."""
-    b0 = theta * (P[0, 0] + theta * (P[0, 1] + theta * (P[0, 2] + theta * P[0, 3])))
-    b2 = theta * (P[2, 0] + theta * (P[2, 1] + theta * (P[2, 2] + theta * P[2, 3])))
-    b3 = theta * (P[3, 0] + theta * (P[3, 1] + theta * (P[3, 2] + theta * P[3, 3])))
-    b4 = theta * (P[4, 0] + theta * (P[4, 1] + theta * (P[4, 2] + theta * P[4, 3])))
-    b5 = theta * (P[5, 0] + theta * (P[5, 1] + theta * (P[5, 2] + theta * P[5, 3])))
-    b6 = theta * (P[6, 0] + theta * (P[6, 1] + theta * (P[6, 2] + theta * P[6, 3])))
+    b0, b2, b3 = _dense_weight(P, 0, theta), _dense_weight(P, 2, theta), _dense_weight(P, 3, theta)
+    b4, b5, b6 = _dense_weight(P, 4, theta), _dense_weight(P, 5, theta), _dense_weight(P, 6, theta)
     for i in range(y.shape[0]):
         out[i, k] = y[i, k] + h * (b0 * K[0, i, k] + b2 * K[2, i, k] + b3 * K[3, i, k] + b4 * K[4, i, k]
                                    + b5 * K[5, i, k] + b6 * K[6, i, k])
@@ -130,9 +132,8 @@ def _dense_lanes(y, K, hs, theta, P, out):  # pragma: no cover - compiled
     ns, L = y.shape
     b = np.empty((7, L))
     for k in range(L):
-        th = theta[k]
         for j in range(7):
-            b[j, k] = th * (P[j, 0] + th * (P[j, 1] + th * (P[j, 2] + th * P[j, 3])))
+            b[j, k] = _dense_weight(P, j, theta[k])
     b0, b2, b3, b4, b5, b6 = b[0], b[2], b[3], b[4], b[5], b[6]
     K0, K2, K3, K4, K5, K6 = K[0], K[2], K[3], K[4], K[5], K[6]
     for i in range(ns):
@@ -153,7 +154,7 @@ def _record(b, g, state, k, r, keep_traj, p, s, out_Q, out_M, out_risk):  # prag
                 out_M[b, g, i, j] = state[pp + i * s + j, k]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True)
 def _stage_sum(y, K, c, st, out):  # pragma: no cover - compiled
     """``out = y + sum_{j < st} c[j] K[j]`` (``c`` per lane), each element adding its terms in
     stage order. One pass per stage with every term in one expression: a loop per term would
@@ -373,7 +374,7 @@ def _integrate_block(
                 if not accepted[k]:
                     continue
                 b = member[k]
-                while gi[k] < G and grid[gi[k]] == t[k]:  # the step's end: its own state and risk
+                if gi[k] < G and grid[gi[k]] == t[k]:  # the step's end: its own state and risk
                     _record(b, gi[k], ytmp, k, r_new[k], keep_traj, p, s, out_Q, out_M, out_risk)
                     gi[k] += 1
                 if gi[k] < G and grid[gi[k]] < t[k]:
