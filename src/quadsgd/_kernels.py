@@ -267,7 +267,7 @@ def rhs_rows(p, s):  # pragma: no cover - compiled
     return 4 * p * p + 2 * p * s + 14
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True)
 def _rhs_contiguous(y, T, eta, noise, p, s, out, w):  # pragma: no cover - compiled
     """:func:`rhs_lanes` lane by lane on contiguous copies of each instance's matrices. The
     block is transposed into (and the result out of) the scratch ``w`` row by row, so that the
